@@ -1,0 +1,20 @@
+"""ffjord_edu: FFJORD continuous normalizing flows, built to be read and taught."""
+
+from .checkpoint import load
+from .cnf import CNF
+from .runtime import device, fast_mode, seed_everything
+from .solvers import odeint
+from .train import TrainConfig, train, train_toy
+
+__all__ = [
+    "CNF",
+    "TrainConfig",
+    "device",
+    "fast_mode",
+    "load",
+    "odeint",
+    "seed_everything",
+    "train",
+    "train_toy",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,322 @@
+r"""The continuous normalizing flow (CNF) of FFJORD, with the package's one time convention.
+
+The base sample :math:`z(t_0)`, :math:`t_0 = 0`, is standard normal and data is
+:math:`x = z(t_1)`, :math:`t_1 = T`. Sampling integrates :math:`\dot z = f(t, z)` forward from 0
+to T. Density evaluation integrates the augmented state backward from T to 0:
+
+.. math:: \frac{d}{dt}\begin{bmatrix} z \\ \ell \end{bmatrix}
+          = \begin{bmatrix} f(t, z) \\ -\operatorname{Tr}\frac{\partial f}{\partial z} \end{bmatrix},
+          \qquad (z, \ell)(T) = (x, 0),
+
+which ends at :math:`(z(0), \Delta\log p)` with
+:math:`\Delta\log p = \int_0^T \operatorname{Tr}(\partial f/\partial z)\,dt`, so that
+
+.. math:: \log p(x) = \log \mathcal{N}(z(0); 0, I) - \Delta\log p.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .nets import ODEnet
+from .solvers import BACKENDS, METHODS, EvaluationCounter, odeint
+from .trace import ESTIMATORS, NOISES, exact_divergence, hutchinson_divergence, sample_probe
+
+__all__ = ["CNF", "AugmentedDynamics", "Settings", "check_batch", "standard_normal_log_prob"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a CNF integrates: the solver, its tolerances and the trace estimator.
+
+    Change them for a while with `CNF.using`, e.g. exact trace and tight tolerances to evaluate.
+    """
+
+    trace: str = "exact"
+    noise: str = "rademacher"
+    method: str = "dopri5"
+    atol: float = 1e-5
+    rtol: float = 1e-5
+    step_size: float | None = None
+    backend: str = "torchdiffeq"
+    adjoint: bool = False
+    max_steps: int = 10_000
+
+    def __post_init__(self) -> None:
+        for name, value, valid in (
+            ("trace estimator", self.trace, ESTIMATORS),
+            ("probe noise", self.noise, NOISES),
+            ("ODE solver", self.method, METHODS),
+            ("backend", self.backend, BACKENDS),
+        ):
+            if value not in valid:
+                raise ValueError(f"unknown {name} '{value}'; choose one of: {', '.join(valid)}")
+        if not (self.atol > 0 and self.rtol > 0):
+            raise ValueError(
+                f"tolerances must be positive, got atol={self.atol}, rtol={self.rtol}; "
+                "typical values are 1e-5 for evaluation and 1e-3 for training"
+            )
+
+    @property
+    def solver_options(self) -> dict[str, Any]:
+        """The keyword arguments of `odeint` that these settings fix."""
+        options = asdict(self)
+        del options["trace"], options["noise"]
+        return options
+
+
+def standard_normal_log_prob(z: Tensor) -> Tensor:
+    r""":math:`\log \mathcal{N}(z; 0, I) = -\tfrac12 \|z\|^2 - \tfrac{D}{2}\log 2\pi`, shape ``(B,)``."""
+    z = z.reshape(z.shape[0], -1)
+    return -0.5 * (z.pow(2).sum(dim=1) + z.shape[1] * math.log(2 * math.pi))
+
+
+def check_batch(x: Tensor, dim: int, name: str = "x") -> None:
+    """Raise a `ValueError` that names the problem when ``x`` is not a usable ``(B, dim)`` batch."""
+    if not isinstance(x, Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.ndim != 2 or x.shape[1] != dim:
+        raise ValueError(
+            f"{name} has shape {tuple(x.shape)}, but this CNF models {dim}-dimensional data: "
+            f"pass a batch of shape (batch, {dim})"
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"empty batch: {name} has no rows; pass at least one sample")
+    bad = ~torch.isfinite(x).all(dim=1)
+    if bool(bad.any()):
+        rows = bad.nonzero().flatten()[:5].tolist()
+        raise ValueError(
+            f"{name} contains NaN or infinite values in {int(bad.sum())} rows (first rows: {rows}); "
+            "remove or impute them first"
+        )
+
+
+class AugmentedDynamics(nn.Module):
+    r"""The right-hand side :math:`[f(t, z), -\operatorname{Tr}(\partial f/\partial z)]`.
+
+    With ``trace="hutchinson"`` the divergence is :math:`\varepsilon^\top J \varepsilon` with one
+    probe :math:`\varepsilon` drawn by `start_solve` and held fixed for the whole solve: a probe
+    redrawn at every evaluation would make the dynamics random, and the adaptive step-size
+    controller would shrink its steps fighting that noise.
+    """
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+        self.trace = "exact"
+        self.probe: Tensor | None = None
+        self.create_graph = True
+
+    def start_solve(self, z: Tensor, settings: Settings) -> None:
+        """Fix the estimator (and draw the probe) for the solve that starts at ``z``."""
+        self.trace = settings.trace
+        self.probe = sample_probe(z, settings.noise) if settings.trace == "hutchinson" else None
+        # Keep the divergence's graph only when a gradient will be taken through it.
+        self.create_graph = torch.is_grad_enabled()
+
+    def forward(self, t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        z = state[0]
+        with torch.enable_grad():
+            if not z.requires_grad:
+                z = z.requires_grad_(True)
+            dz = self.net(t, z)
+            if self.trace == "exact":
+                divergence = exact_divergence(dz, z, self.create_graph)
+            else:
+                divergence = hutchinson_divergence(dz, z, self.probe, self.create_graph)
+        if not self.create_graph:
+            dz, divergence = dz.detach(), divergence.detach()
+        return dz, -divergence
+
+
+class CNF(nn.Module):
+    r"""FFJORD: a continuous normalizing flow from a standard normal to the data.
+
+    Arguments:
+        dim: the data dimension :math:`D`.
+        hidden: hidden widths of each block's `ODEnet`.
+        trace: ``"exact"`` or ``"hutchinson"`` divergence.
+        noise: Hutchinson probe distribution, ``"rademacher"`` or ``"gaussian"``.
+        method: the ODE solver (see `ffjord_edu.solvers.METHODS`).
+        atol, rtol: the solver's tolerances.
+        T: the integration time of each block.
+        adjoint: backpropagate with the adjoint method (constant memory in the number of steps).
+        blocks: how many CNFs to stack, each with its own network, applied one after another.
+        layer, activation: the `ODEnet`'s layer type and nonlinearity.
+        backend: ``"torchdiffeq"`` or ``"edu"`` (see `ffjord_edu.solvers.odeint`).
+        step_size: the step of fixed-step solvers.
+
+    References:
+        Grathwohl, Chen, Bettencourt, Sutskever, Duvenaud. FFJORD: Free-form continuous dynamics
+        for scalable reversible generative models. ICLR 2019.
+
+    Example:
+        >>> flow = CNF(2, hidden=(8,))
+        >>> flow.log_prob(torch.zeros(3, 2)).shape
+        torch.Size([3])
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        hidden: Sequence[int] = (64, 64, 64),
+        trace: str = "exact",
+        noise: str = "rademacher",
+        method: str = "dopri5",
+        atol: float = 1e-5,
+        rtol: float = 1e-5,
+        T: float = 1.0,
+        adjoint: bool = False,
+        blocks: int = 1,
+        layer: str = "concatsquash",
+        activation: str = "tanh",
+        backend: str = "torchdiffeq",
+        step_size: float | None = None,
+    ) -> None:
+        super().__init__()
+        if not T > 0:
+            raise ValueError(f"the integration time T must be positive, got {T}")
+        if blocks < 1:
+            raise ValueError(f"blocks must be at least 1, got {blocks}")
+        self.dim, self.T = dim, float(T)
+        self.settings = Settings(trace, noise, method, atol, rtol, step_size, backend, adjoint)
+        self.architecture = {
+            "dim": dim,
+            "hidden": list(hidden),
+            "T": float(T),
+            "blocks": blocks,
+            "layer": layer,
+            "activation": activation,
+        }
+        self.blocks = nn.ModuleList(
+            AugmentedDynamics(ODEnet(dim, hidden, layer, activation)) for _ in range(blocks)
+        )
+        self.counters = [EvaluationCounter() for _ in range(blocks)]
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Everything needed to rebuild this flow with `CNF.from_config` (a plain dict)."""
+        settings = asdict(self.settings)
+        del settings["max_steps"]
+        return {**self.architecture, **settings}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> CNF:
+        """Build an untrained flow from `CNF.config`."""
+        return cls(**config)
+
+    @property
+    def nfe(self) -> dict[str, int]:
+        """Function evaluations of the last solve: ``forward``, and ``backward`` (adjoint)."""
+        return {
+            "forward": sum(c.forward for c in self.counters),
+            "backward": sum(c.backward for c in self.counters),
+        }
+
+    @contextmanager
+    def using(self, **changes: Any) -> Iterator[CNF]:
+        """Temporarily change the `Settings`, e.g. ``with flow.using(trace="exact", atol=1e-5):``."""
+        saved = self.settings
+        self.settings = replace(saved, **changes)
+        try:
+            yield self
+        finally:
+            self.settings = saved
+
+    def _times(self, start: float, end: float, like: Tensor) -> Tensor:
+        return torch.tensor([start, end], dtype=like.dtype, device=like.device)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        r"""Map data to the base: ``(z, delta_logp)`` with :math:`\log p(x) = \log N(z) - \Delta\log p`.
+
+        Arguments:
+            x: data, shape ``(B, D)``.
+
+        Returns:
+            ``z`` of shape ``(B, D)`` and ``delta_logp`` of shape ``(B,)``.
+        """
+        check_batch(x, self.dim)
+        z, delta_logp = x, torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+        for block, counter in zip(reversed(self.blocks), reversed(self.counters)):
+            block.start_solve(z, self.settings)
+            zs, changes = odeint(
+                block,
+                (z, torch.zeros_like(delta_logp)),
+                self._times(self.T, 0.0, x),
+                counter=counter,
+                **self.settings.solver_options,
+            )
+            z, delta_logp = zs[-1], delta_logp + changes[-1]
+        return z, delta_logp
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        r""":math:`\log p(x) = \log \mathcal{N}(z(0); 0, I) - \Delta\log p` in nats, shape ``(B,)``."""
+        z, delta_logp = self(x)
+        return standard_normal_log_prob(z) - delta_logp
+
+    def _transport(self, z: Tensor, start: float, end: float) -> Tensor:
+        """Carry ``z`` from global time ``start`` to ``end``; block ``k`` owns ``[kT, (k+1)T]``."""
+        direction = 1 if end > start else -1
+        s = start
+        while (end - s) * direction > 1e-12:
+            k = min(int((s if direction > 0 else s - 1e-9) // self.T), len(self.blocks) - 1)
+            k = max(k, 0)
+            boundary = (k + 1) * self.T if direction > 0 else k * self.T
+            s_next = min(end, boundary) if direction > 0 else max(end, boundary)
+            net = self.blocks[k].net
+            z = odeint(
+                net,
+                z,
+                self._times(s - k * self.T, s_next - k * self.T, z),
+                counter=self.counters[k],
+                **self.settings.solver_options,
+            )[-1]
+            s = s_next
+        return z
+
+    def inverse(self, z: Tensor) -> Tensor:
+        """Map base samples to data: integrate :math:`\\dot z = f(t, z)` from 0 to T per block."""
+        check_batch(z, self.dim, "z")
+        return self._transport(z, 0.0, len(self.blocks) * self.T)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """Draw ``n`` samples in one pass: :math:`z \\sim N(0, I)` then `inverse`. Shape ``(n, D)``."""
+        if n < 1:
+            raise ValueError(f"the number of samples must be at least 1, got {n}")
+        parameter = next(self.parameters())
+        z = torch.randn(
+            n, self.dim, generator=generator, dtype=parameter.dtype, device=parameter.device
+        )
+        return self.inverse(z)
+
+    def trajectory(self, start: Tensor, times: Sequence[float] | Tensor) -> Tensor:
+        """The particles at each of ``times`` (global time, ``0`` = noise, ``blocks * T`` = data).
+
+        Arguments:
+            start: the particles at ``times[0]``, shape ``(B, D)``: base samples when ``times``
+                increase from 0, data when they decrease from ``blocks * T``.
+            times: monotonic times in ``[0, blocks * T]``.
+
+        Returns:
+            Shape ``(len(times), B, D)``.
+        """
+        check_batch(start, self.dim, "start")
+        times = [float(s) for s in times]
+        total = len(self.blocks) * self.T
+        steps = [b - a for a, b in itertools.pairwise(times)]
+        if len(times) < 2 or not (all(s > 0 for s in steps) or all(s < 0 for s in steps)):
+            raise ValueError("times must hold at least 2 strictly monotonic values")
+        if min(times) < 0 or max(times) > total + 1e-9:
+            raise ValueError(f"times must lie in [0, {total:g}] (blocks * T), got {times}")
+        frames = [start]
+        for a, b in itertools.pairwise(times):
+            frames.append(self._transport(frames[-1], a, b))
+        return torch.stack(frames)

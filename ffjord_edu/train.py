@@ -1,0 +1,258 @@
+"""One training loop for every model: progress bar, evaluation, metrics, checkpoints, resume."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from .checkpoint import read_checkpoint, write_atomically, write_checkpoint
+from .cnf import CNF
+from .datasets import toy
+from .runtime import device
+
+__all__ = ["NonFiniteLossError", "TrainConfig", "evaluate_nll", "train", "train_toy"]
+
+
+@dataclass
+class TrainConfig:
+    """What one training run does. Everything here is saved with the checkpoint.
+
+    Arguments:
+        iters: total optimiser steps.
+        batch_size: samples per step.
+        lr: Adam's learning rate; with ``schedule="cosine"`` it decays to 0 at ``iters``.
+        seed: every batch and Hutchinson probe is a function of (seed, iteration), so a resumed
+            run repeats exactly what an uninterrupted one does.
+        eval_every, checkpoint_every: how often to evaluate and to write the checkpoint.
+        eval_atol, eval_rtol: tolerances of the evaluation solve (always dopri5, exact trace).
+    """
+
+    iters: int = 1000
+    batch_size: int = 512
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    seed: int = 0
+    eval_every: int = 100
+    checkpoint_every: int = 100
+    eval_atol: float = 1e-5
+    eval_rtol: float = 1e-5
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("iters", "batch_size", "eval_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"the learning rate must be positive, got {self.lr}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"unknown schedule '{self.schedule}'; choose one of: constant, cosine")
+
+    def learning_rate(self, iteration: int) -> float:
+        """The learning rate at ``iteration``: a pure function of it, so resuming needs no state."""
+        if self.schedule == "cosine":
+            return self.lr * 0.5 * (1 + math.cos(math.pi * iteration / self.iters))
+        return self.lr
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss; the last good checkpoint was kept."""
+
+
+def _step_seed(seed: int, iteration: int) -> int:
+    return seed * 1_000_003 + iteration
+
+
+@torch.no_grad()
+def evaluate_nll(
+    model: CNF, data: torch.Tensor, atol: float = 1e-5, rtol: float = 1e-5, chunk: int = 5000
+) -> float:
+    """Mean negative log-likelihood in nats, with the exact trace and dopri5 at the given tolerances."""
+    with model.using(trace="exact", method="dopri5", atol=atol, rtol=rtol, step_size=None):
+        return float(torch.cat([-model.log_prob(x) for x in data.split(chunk)]).mean())
+
+
+def train(
+    model: CNF,
+    next_batch: Callable[[int], torch.Tensor],
+    config: TrainConfig,
+    out: str | Path,
+    evaluate: Callable[[CNF], dict[str, float]],
+    resume: bool = False,
+    callback: Callable[[int, dict[str, float]], None] | None = None,
+) -> dict[str, Any]:
+    """Minimise :math:`-\\mathbb{E}[\\log p(x)]` with Adam, writing ``out/metrics.json`` and
+    ``out/checkpoint.pt``.
+
+    Arguments:
+        model: the flow; it is trained in place.
+        next_batch: ``iteration -> x``, the batch of that iteration.
+        config: the run's `TrainConfig`.
+        out: the run's folder.
+        evaluate: ``model -> metrics`` (at least ``test_nll``), called every ``eval_every``.
+        resume: continue from ``out/checkpoint.pt``.
+        callback: called as ``callback(iteration, record)`` after every step (live plots).
+
+    Returns:
+        The metrics written to ``out/metrics.json``.
+
+    Raises:
+        NonFiniteLossError: the loss became NaN or infinite; the last checkpoint is untouched.
+    """
+    out = Path(out)
+    checkpoint_path = out / "checkpoint.pt"
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    state: dict[str, Any] = {
+        "iteration": 0,
+        "train_seconds": 0.0,
+        "history": [],
+        "nfe_forward": 0,
+        "nfe_backward": 0,
+    }
+    if resume:
+        saved = read_checkpoint(checkpoint_path)
+        if saved["model_config"] != model.config:
+            raise ValueError(
+                f"{checkpoint_path} holds a model with config {saved['model_config']}, "
+                f"not {model.config}; resume with the same model options"
+            )
+        model.load_state_dict(saved["model_state"])
+        optimizer.load_state_dict(saved["optimizer_state"])
+        state = saved["progress"]
+    out.mkdir(parents=True, exist_ok=True)
+    target = next(model.parameters()).device
+    bar = tqdm(
+        range(state["iteration"], config.iters),
+        initial=state["iteration"],
+        total=config.iters,
+        desc="training",
+    )
+    window_loss, window_steps = 0.0, 0
+    for iteration in bar:
+        torch.manual_seed(_step_seed(config.seed, iteration))
+        for group in optimizer.param_groups:
+            group["lr"] = config.learning_rate(iteration)
+        x = next_batch(iteration).to(target)
+        started = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        loss = -model.log_prob(x).mean()
+        nfe_forward = model.nfe["forward"]
+        if not torch.isfinite(loss):
+            kept = (
+                f"the last good checkpoint (iteration {state['iteration']}) is kept at "
+                f"{checkpoint_path}"
+                if checkpoint_path.exists()
+                else "no checkpoint was written yet"
+            )
+            raise NonFiniteLossError(
+                f"the loss became {float(loss)} at iteration {iteration}; {kept}. "
+                "Lower the learning rate or tighten the solver tolerances, then resume."
+            )
+        loss.backward()
+        optimizer.step()
+        state["train_seconds"] += time.perf_counter() - started
+        state["nfe_forward"] += nfe_forward
+        state["nfe_backward"] += model.nfe["backward"]
+        state["iteration"] = iteration + 1
+        window_loss, window_steps = window_loss + float(loss), window_steps + 1
+        record = {"loss": float(loss), "nfe_forward": nfe_forward}
+        bar.set_postfix(loss=f"{float(loss):.3f}", nfe=nfe_forward)
+        done = iteration + 1 == config.iters
+        if (iteration + 1) % config.eval_every == 0 or done:
+            model.eval()
+            record.update(evaluate(model))
+            model.train()
+            state["history"].append(
+                {
+                    "iteration": iteration + 1,
+                    "train_loss": window_loss / window_steps,
+                    "train_seconds": state["train_seconds"],
+                    **record,
+                }
+            )
+            window_loss, window_steps = 0.0, 0
+        if (iteration + 1) % config.checkpoint_every == 0 or done:
+            write_checkpoint(
+                checkpoint_path,
+                {
+                    "model_config": model.config,
+                    "model_state": model.state_dict(),
+                    "optimizer_state": optimizer.state_dict(),
+                    "train_config": asdict(config),
+                    "progress": state,
+                },
+            )
+        if callback is not None:
+            callback(iteration, record)
+    metrics = _summary(state, config)
+    write_atomically(
+        out / "metrics.json", lambda f: Path(f).write_text(json.dumps(metrics, indent=2))
+    )
+    return metrics
+
+
+def _summary(state: dict[str, Any], config: TrainConfig) -> dict[str, Any]:
+    iterations = max(state["iteration"], 1)
+    last = state["history"][-1] if state["history"] else {}
+    return {
+        **{k: v for k, v in last.items() if k not in ("iteration", "loss", "nfe_forward")},
+        "iters": state["iteration"],
+        "seconds_per_iter": state["train_seconds"] / iterations,
+        "nfe_forward": state["nfe_forward"] / iterations,
+        "nfe_backward": state["nfe_backward"] / iterations,
+        "config": asdict(config),
+        "history": state["history"],
+    }
+
+
+def toy_evaluator(
+    name: str, n: int = 10_000, atol: float = 1e-5, rtol: float = 1e-5, seed: int = 2_147_483_647
+) -> Callable[[CNF], dict[str, float]]:
+    """Test NLL on ``n`` fresh samples (a seed no training batch uses), and the KL gap
+    ``test_nll - entropy`` where the true entropy is known."""
+    test = toy.sample(name, n, seed=seed)
+    entropy = toy.entropy(name) if name in toy.HAS_LOG_PROB else None
+
+    def evaluate(model: CNF) -> dict[str, float]:
+        nll = evaluate_nll(model, test.to(next(model.parameters()).device), atol, rtol)
+        metrics = {"test_nll": nll}
+        if entropy is not None:
+            metrics.update(true_entropy=entropy, kl_gap=nll - entropy)
+        return metrics
+
+    return evaluate
+
+
+def train_toy(
+    data: str,
+    config: TrainConfig,
+    out: str | Path,
+    model_options: dict[str, Any] | None = None,
+    resume: bool = False,
+    eval_samples: int = 10_000,
+    callback: Callable[[int, dict[str, float]], None] | None = None,
+) -> tuple[CNF, dict[str, Any]]:
+    """Train a 2-D `CNF` on the toy density ``data`` (see `ffjord_edu.datasets.toy.NAMES`).
+
+    Returns:
+        The trained flow and its metrics (also in ``out/metrics.json``).
+    """
+    if data not in toy.NAMES:
+        raise ValueError(f"unknown toy dataset '{data}'; choose one of: {', '.join(toy.NAMES)}")
+    torch.manual_seed(config.seed)
+    model = CNF(2, **(model_options or {})).to(device())
+    evaluate = toy_evaluator(data, eval_samples, config.eval_atol, config.eval_rtol)
+
+    def next_batch(iteration: int) -> torch.Tensor:
+        return toy.sample(data, config.batch_size, seed=_step_seed(config.seed, iteration))
+
+    metrics = train(model, next_batch, config, out, evaluate, resume, callback)
+    return model, metrics
