@@ -158,13 +158,14 @@ def train(
             )
         loss.backward()
         optimizer.step()
+        loss_value = loss.item()
         state["train_seconds"] += time.perf_counter() - started
         state["nfe_forward"] += nfe_forward
         state["nfe_backward"] += model.nfe["backward"]
         state["iteration"] = iteration + 1
-        window_loss, window_steps = window_loss + float(loss), window_steps + 1
-        record = {"loss": float(loss), "nfe_forward": nfe_forward}
-        bar.set_postfix(loss=f"{float(loss):.3f}", nfe=nfe_forward)
+        window_loss, window_steps = window_loss + loss_value, window_steps + 1
+        record = {"loss": loss_value, "nfe_forward": nfe_forward}
+        bar.set_postfix(loss=f"{loss_value:.3f}", nfe=nfe_forward)
         done = iteration + 1 == config.iters
         if (iteration + 1) % config.eval_every == 0 or done:
             model.eval()
