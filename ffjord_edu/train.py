@@ -146,14 +146,9 @@ def train(
         loss = -model.log_prob(x).mean()
         nfe_forward = model.nfe["forward"]
         if not torch.isfinite(loss):
-            kept = (
-                f"the last good checkpoint (iteration {state['iteration']}) is kept at "
-                f"{checkpoint_path}"
-                if checkpoint_path.exists()
-                else "no checkpoint was written yet"
-            )
             raise NonFiniteLossError(
-                f"the loss became {float(loss)} at iteration {iteration}; {kept}. "
+                f"the loss became {loss.item()} at iteration {iteration}; "
+                f"{_last_checkpoint(checkpoint_path)}. "
                 "Lower the learning rate or tighten the solver tolerances, then resume."
             )
         loss.backward()
@@ -198,6 +193,13 @@ def train(
         out / "metrics.json", lambda f: Path(f).write_text(json.dumps(metrics, indent=2))
     )
     return metrics
+
+
+def _last_checkpoint(path: Path) -> str:
+    if not path.exists():
+        return "no checkpoint was written yet"
+    iteration = read_checkpoint(path)["progress"]["iteration"]
+    return f"the last good checkpoint (iteration {iteration}) is kept at {path}"
 
 
 def _summary(state: dict[str, Any], config: TrainConfig) -> dict[str, Any]:

@@ -1,0 +1,197 @@
+"""The CNF against closed forms: linear dynamics, invertibility, normalisation, conventions."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from ffjord_edu.cnf import CNF, standard_normal_log_prob
+
+TIGHT = {"atol": 1e-9, "rtol": 1e-9}
+
+
+class LinearDynamics(nn.Module):
+    """f(t, z) = A z, whose flow is z(t) = exp(tA) z(0)."""
+
+    def __init__(self, matrix: torch.Tensor) -> None:
+        super().__init__()
+        self.matrix = nn.Parameter(matrix)
+
+    def forward(self, t, z):
+        return z @ self.matrix.T
+
+
+MATRIX = torch.tensor([[0.3, -0.8], [0.5, -0.1]], dtype=torch.float64)
+
+
+def linear_flow(T: float = 1.0, **settings) -> CNF:
+    flow = CNF(2, hidden=(4,), T=T, **{**TIGHT, **settings}).double()
+    flow.blocks[0].net = LinearDynamics(MATRIX.clone())
+    return flow
+
+
+def closed_form_log_prob(x: torch.Tensor, T: float) -> torch.Tensor:
+    """x = exp(TA) z with z ~ N(0, I): log p(x) = log N(exp(-TA) x) - T tr(A)."""
+    z = x @ torch.linalg.matrix_exp(-T * MATRIX).T
+    return standard_normal_log_prob(z) - T * MATRIX.trace()
+
+
+@pytest.mark.parametrize("backend", ["torchdiffeq", "edu"])
+@pytest.mark.parametrize("T", [0.5, 1.0, 2.0])
+def test_linear_dynamics_match_the_closed_form_density(T, backend):
+    flow = linear_flow(T, backend=backend)
+    x = torch.randn(16, 2, dtype=torch.float64)
+    with torch.no_grad():
+        assert torch.allclose(flow.log_prob(x), closed_form_log_prob(x, T), atol=1e-4, rtol=0)
+
+
+def test_delta_logp_sign_convention():
+    """log p(x) = log N(z) - Δlogp with Δlogp = ∫ Tr(∂f/∂z) dt = T tr(A) for linear dynamics."""
+    flow = linear_flow(T=2.0)
+    with torch.no_grad():
+        z, delta_logp = flow(torch.randn(5, 2, dtype=torch.float64))
+    assert torch.allclose(
+        delta_logp, torch.full((5,), 2.0 * float(MATRIX.trace()), dtype=torch.float64), atol=1e-6
+    )
+
+
+def test_trajectory_follows_the_matrix_exponential():
+    flow = linear_flow()
+    z0 = torch.randn(3, 2, dtype=torch.float64)
+    times = [0.0, 0.25, 0.5, 1.0]
+    with torch.no_grad():
+        path = flow.trajectory(z0, times)
+    for frame, t in zip(path, times):
+        assert torch.allclose(frame, z0 @ torch.linalg.matrix_exp(t * MATRIX).T, atol=1e-6)
+    with torch.no_grad():
+        back = flow.trajectory(path[-1], times[::-1])
+    assert torch.allclose(back[-1], z0, atol=1e-6)
+
+
+def random_flow(blocks: int = 1, **settings) -> CNF:
+    torch.manual_seed(3)
+    flow = CNF(2, hidden=(32, 32), blocks=blocks, **settings).double()
+    with torch.no_grad():  # a visibly non-trivial map, not the near-identity of a fresh init
+        for parameter in flow.parameters():
+            parameter.mul_(2.0)
+    return flow
+
+
+@pytest.mark.parametrize("blocks", [1, 2])
+def test_inverse_undoes_forward(blocks):
+    flow = random_flow(blocks, **TIGHT)
+    x = 2 * torch.randn(64, 2, dtype=torch.float64)
+    with torch.no_grad():
+        z, _ = flow(x)
+        assert float((z - x).abs().max()) > 0.1, "the map should move points"
+        assert torch.allclose(flow.inverse(z), x, atol=1e-4, rtol=0)
+        assert torch.allclose(
+            flow.trajectory(z, [0.0, 0.3 * blocks, 1.0 * blocks])[-1], x, atol=1e-4, rtol=0
+        )
+
+
+def test_density_integrates_to_one():
+    flow = random_flow(atol=1e-6, rtol=1e-6)
+    edge, n = 7.0, 161
+    axis = torch.linspace(-edge, edge, n, dtype=torch.float64)
+    grid = torch.cartesian_prod(axis, axis)
+    with torch.no_grad():
+        density = flow.log_prob(grid).exp()
+    cell = (axis[1] - axis[0]) ** 2
+    assert float(density.sum() * cell) == pytest.approx(1.0, abs=0.01)
+
+
+def test_samples_have_the_right_shape_and_count_nfe():
+    flow = random_flow()
+    with torch.no_grad():
+        samples = flow.sample(7)
+    assert samples.shape == (7, 2) and samples.dtype == torch.float64
+    assert flow.nfe["forward"] > 0 and flow.nfe["backward"] == 0
+
+
+@pytest.mark.parametrize("trace", ["exact", "hutchinson"])
+@pytest.mark.parametrize("adjoint", [False, True])
+def test_every_parameter_gets_a_gradient(trace, adjoint):
+    flow = random_flow(trace=trace, adjoint=adjoint, atol=1e-4, rtol=1e-4)
+    loss = -flow.log_prob(torch.randn(8, 2, dtype=torch.float64)).mean()
+    loss.backward()
+    for name, parameter in flow.named_parameters():
+        assert parameter.grad is not None and torch.isfinite(parameter.grad).all(), name
+    assert (flow.nfe["backward"] > 0) == adjoint
+
+
+def test_hutchinson_log_prob_is_unbiased():
+    flow = random_flow(trace="hutchinson", atol=1e-6, rtol=1e-6)
+    x = torch.randn(1, 2, dtype=torch.float64).expand(4000, 2)
+    with torch.no_grad():
+        estimates = flow.log_prob(x)
+        with flow.using(trace="exact"):
+            exact = flow.log_prob(x[:1])
+    standard_error = float(estimates.std()) / len(estimates) ** 0.5
+    assert abs(float(estimates.mean() - exact)) < 4 * standard_error + 1e-6
+
+
+def test_probe_is_fixed_during_a_solve():
+    flow = random_flow(trace="hutchinson")
+    block = flow.blocks[0]
+    z = torch.randn(5, 2, dtype=torch.float64)
+    block.start_solve(z, flow.settings)
+    t = torch.tensor(0.5, dtype=torch.float64)
+    first, second = block(t, (z, torch.zeros(5))), block(t, (z, torch.zeros(5)))
+    assert torch.equal(first[1], second[1])
+
+
+def test_config_round_trip():
+    flow = random_flow(blocks=2, trace="hutchinson", noise="gaussian")
+    clone = CNF.from_config(flow.config).double()
+    clone.load_state_dict(flow.state_dict())
+    x = torch.randn(3, 2, dtype=torch.float64)
+    with torch.no_grad(), flow.using(trace="exact"), clone.using(trace="exact"):
+        assert torch.allclose(flow.log_prob(x), clone.log_prob(x))
+    assert clone.config == flow.config
+
+
+def test_using_restores_the_settings():
+    flow = random_flow()
+    with flow.using(trace="hutchinson", atol=1e-3):
+        assert flow.settings.trace == "hutchinson" and flow.settings.atol == 1e-3
+    assert flow.settings.trace == "exact" and flow.settings.atol == 1e-5
+
+
+@pytest.mark.parametrize(
+    ("x", "message"),
+    [
+        (torch.tensor([[0.0, math.nan]]), "NaN or infinite values in 1 rows"),
+        (torch.tensor([[0.0, 1.0], [math.inf, 0.0]]), r"first rows: \[1\]"),
+        (torch.zeros(4, 3), r"shape \(4, 3\), but this CNF models 2-dimensional data"),
+        (torch.zeros(4), r"pass a batch of shape \(batch, 2\)"),
+        (torch.zeros(0, 2), "empty batch"),
+    ],
+)
+def test_bad_data_gets_a_clear_error(x, message):
+    flow = CNF(2, hidden=(4,))
+    with pytest.raises(ValueError, match=message):
+        flow.log_prob(x)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"trace": "hutch"}, "unknown trace estimator 'hutch'; choose one of: exact, hutchinson"),
+        ({"noise": "normal"}, "unknown probe noise 'normal'; choose one of: rademacher, gaussian"),
+        (
+            {"method": "rk45"},
+            "unknown ODE solver 'rk45'; choose one of: euler, midpoint, rk4, dopri5",
+        ),
+        ({"atol": 0.0}, "tolerances must be positive"),
+        ({"rtol": -1.0}, "tolerances must be positive"),
+        ({"T": 0.0}, "T must be positive"),
+        ({"blocks": 0}, "blocks must be at least 1"),
+        ({"layer": "conv"}, "unknown layer 'conv'"),
+        ({"activation": "relu6"}, "unknown activation 'relu6'"),
+    ],
+)
+def test_bad_settings_get_clear_errors(settings, message):
+    with pytest.raises(ValueError, match=message):
+        CNF(2, **settings)
