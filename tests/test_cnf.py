@@ -50,7 +50,7 @@ def test_delta_logp_sign_convention():
     """log p(x) = log N(z) - Δlogp with Δlogp = ∫ Tr(∂f/∂z) dt = T tr(A) for linear dynamics."""
     flow = linear_flow(T=2.0)
     with torch.no_grad():
-        z, delta_logp = flow(torch.randn(5, 2, dtype=torch.float64))
+        _, delta_logp = flow(torch.randn(5, 2, dtype=torch.float64))
     assert torch.allclose(
         delta_logp, torch.full((5,), 2.0 * float(MATRIX.trace()), dtype=torch.float64), atol=1e-6
     )

@@ -74,7 +74,7 @@ def test_tuple_states_and_backward_time(backend):
     """Integrating forward then backward returns to the start, for a tuple state."""
 
     def dynamics(t, state):
-        z, s = state
+        z = state[0]
         return -z, z.sum(dim=1)
 
     z0 = torch.tensor([[1.0, 2.0]], dtype=torch.float64)
