@@ -70,8 +70,8 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 def load(path: str | Path, map_location: str | torch.device = "cpu") -> CNF:
     """The trained flow in ``path``: a checkpoint file, or a training run's folder.
 
-    Example:
-        >>> flow = load("runs/8gaussians")  # doctest: +SKIP
+    For example ``load("runs/8gaussians")`` after
+    ``python -m ffjord_edu train toy --data 8gaussians --out runs/8gaussians``.
     """
     path = Path(path)
     if path.is_dir():
