@@ -6,7 +6,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,6 @@ class TrainConfig:
     checkpoint_every: int = 100
     eval_atol: float = 1e-5
     eval_rtol: float = 1e-5
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("iters", "batch_size", "eval_every", "checkpoint_every"):
