@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 LAB_ARGS ?=
 # Deterministic, CI-sized runs: one thread (tiny models run fastest on one, and waiting threads
 # must sleep, not spin, when a core is busy), fixed hash seed, no progress bars, fast training.
-TEST_ENV := FFJORD_EDU_FAST=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE \
+TEST_ENV := FFJORD_EDU_FAST=1 FFJORD_EDU_STRICT_CHECKS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE \
 	PYTHONHASHSEED=0 TQDM_DISABLE=1 \
 	MPLBACKEND=Agg PYDEVD_DISABLE_FILE_VALIDATION=1
 

@@ -20,6 +20,7 @@ from nbclient import NotebookClient
 CHECKED = "NBVAL_CHECK_OUTPUT"
 TEST_ENVIRONMENT = {
     "FFJORD_EDU_FAST": "1",
+    "FFJORD_EDU_STRICT_CHECKS": "1",
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
     "OMP_WAIT_POLICY": "PASSIVE",

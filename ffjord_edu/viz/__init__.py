@@ -1,0 +1,20 @@
+"""Pictures and widgets: densities on a grid, trajectories, vector fields, frame players."""
+
+from .density import density_grid, plot_density, plot_samples
+from .field import plot_vector_field
+from .player import FramePlayer, plotly_density_animation, render_frames
+from .source import show_source
+from .trajectories import plot_trajectories, trajectories_3d
+
+__all__ = [
+    "FramePlayer",
+    "density_grid",
+    "plot_density",
+    "plot_samples",
+    "plot_trajectories",
+    "plot_vector_field",
+    "plotly_density_animation",
+    "render_frames",
+    "show_source",
+    "trajectories_3d",
+]
