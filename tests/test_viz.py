@@ -2,15 +2,12 @@
 
 import math
 
-import matplotlib
+import matplotlib.pyplot as plt
 import pytest
 import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from ffjord_edu.datasets import toy  # noqa: E402
-from ffjord_edu.viz import (  # noqa: E402
+from ffjord_edu.datasets import toy
+from ffjord_edu.viz import (
     FramePlayer,
     density_grid,
     plot_density,
@@ -80,16 +77,20 @@ def test_player_updates_its_image_when_the_slider_moves():
     assert player.image.value == frames[2] and player.label.value == "t = 0.67"
 
 
-@pytest.mark.parametrize(("frames", "labels", "message"),
-                         [([], None, "at least one frame"), ([b"png"], ["a", "b"], "2 labels")])
+@pytest.mark.parametrize(
+    ("frames", "labels", "message"),
+    [([], None, "at least one frame"), ([b"png"], ["a", "b"], "2 labels")],
+)
 def test_player_rejects_bad_frames(frames, labels, message):
     with pytest.raises(ValueError, match=message):
         FramePlayer(frames, labels)
 
 
 def test_plotly_animation_has_a_frame_and_a_slider_step_per_grid():
-    grids = [density_grid(lambda x, s=s: standard_normal(x / s) - 2 * math.log(s), 3.0, 10)
-             for s in (1.0, 1.5, 2.0)]
+    grids = [
+        density_grid(lambda x, s=s: standard_normal(x / s) - 2 * math.log(s), 3.0, 10)
+        for s in (1.0, 1.5, 2.0)
+    ]
     figure = plotly_density_animation(grids, ["a", "b", "c"])
     assert [frame.name for frame in figure.frames] == ["a", "b", "c"]
     assert len(figure.layout.sliders[0].steps) == 3
