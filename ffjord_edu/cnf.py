@@ -27,15 +27,17 @@ import torch
 from torch import Tensor, nn
 
 from .nets import ODEnet
+from .regularization import REGULARIZERS, jacobian_frobenius, kinetic_energy
 from .solvers import BACKENDS, METHODS, EvaluationCounter, odeint
-from .trace import ESTIMATORS, NOISES, exact_divergence, hutchinson_divergence, sample_probe
+from .trace import ESTIMATORS, NOISES, exact_divergence, sample_probe, vector_jacobian_product
 
 __all__ = ["CNF", "AugmentedDynamics", "Settings", "check_batch", "standard_normal_log_prob"]
 
 
 @dataclass(frozen=True)
 class Settings:
-    """How a CNF integrates: the solver, its tolerances and the trace estimator.
+    """How a CNF integrates: the solver, its tolerances, the trace estimator, and the weights of
+    the kinetic and Jacobian-Frobenius penalties added to the training loss (0 = off).
 
     Change them for a while with `CNF.using`, e.g. exact trace and tight tolerances to evaluate.
     """
@@ -49,6 +51,8 @@ class Settings:
     backend: str = "torchdiffeq"
     adjoint: bool = False
     max_steps: int = 10_000
+    kinetic: float = 0.0
+    jacobian: float = 0.0
 
     def __post_init__(self) -> None:
         for name, value, valid in (
@@ -64,12 +68,23 @@ class Settings:
                 f"tolerances must be positive, got atol={self.atol}, rtol={self.rtol}; "
                 "typical values are 1e-5 for evaluation and 1e-3 for training"
             )
+        if self.kinetic < 0 or self.jacobian < 0:
+            raise ValueError(
+                f"regularisation weights must be >= 0, got kinetic={self.kinetic}, "
+                f"jacobian={self.jacobian}"
+            )
+
+    @property
+    def regularizers(self) -> tuple[str, ...]:
+        """The penalties with a positive weight, in `REGULARIZERS` order."""
+        return tuple(name for name in REGULARIZERS if getattr(self, name) > 0)
 
     @property
     def solver_options(self) -> dict[str, Any]:
         """The keyword arguments of `odeint` that these settings fix."""
         options = asdict(self)
-        del options["trace"], options["noise"]
+        for key in ("trace", "noise", *REGULARIZERS):
+            del options[key]
         return options
 
 
@@ -100,41 +115,56 @@ def check_batch(x: Tensor, dim: int, name: str = "x") -> None:
 
 
 class AugmentedDynamics(nn.Module):
-    r"""The right-hand side :math:`[f(t, z), -\operatorname{Tr}(\partial f/\partial z)]`.
+    r"""The right-hand side :math:`[f,\ -\operatorname{Tr}(\partial f/\partial z),\ -r_1, \dots]`.
 
     With ``trace="hutchinson"`` the divergence is :math:`\varepsilon^\top J \varepsilon` with one
     probe :math:`\varepsilon` drawn by `start_solve` and held fixed for the whole solve: a probe
     redrawn at every evaluation would make the dynamics random, and the adaptive step-size
     controller would shrink its steps fighting that noise.
+
+    The optional penalties :math:`r_k` (`ffjord_edu.regularization`) are integrated as extra
+    states; the minus sign makes a solve from ``T`` back to ``0`` return :math:`+\int_0^T r_k\,dt`,
+    as it does for :math:`\Delta\log p`.
     """
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
         self.net = net
         self.trace = "exact"
+        self.regularizers: tuple[str, ...] = ()
         self.probe: Tensor | None = None
         self.create_graph = True
 
-    def start_solve(self, z: Tensor, settings: Settings) -> None:
-        """Fix the estimator (and draw the probe) for the solve that starts at ``z``."""
-        self.trace = settings.trace
-        self.probe = sample_probe(z, settings.noise) if settings.trace == "hutchinson" else None
+    def start_solve(
+        self, z: Tensor, settings: Settings, regularizers: tuple[str, ...] = ()
+    ) -> None:
+        """Fix the estimator and penalties (and draw the probe) for the solve starting at ``z``."""
+        self.trace, self.regularizers = settings.trace, regularizers
+        needs_probe = settings.trace == "hutchinson" or "jacobian" in regularizers
+        self.probe = sample_probe(z, settings.noise) if needs_probe else None
         # Keep the divergence's graph only when a gradient will be taken through it.
         self.create_graph = torch.is_grad_enabled()
 
-    def forward(self, t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    def forward(self, t: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
         z = state[0]
         with torch.enable_grad():
             if not z.requires_grad:
                 z = z.requires_grad_(True)
             dz = self.net(t, z)
+            if self.probe is not None:
+                vjp = vector_jacobian_product(dz, z, self.probe, self.create_graph)
             if self.trace == "exact":
                 divergence = exact_divergence(dz, z, self.create_graph)
             else:
-                divergence = hutchinson_divergence(dz, z, self.probe, self.create_graph)
+                divergence = (vjp * self.probe).reshape(z.shape[0], -1).sum(dim=1)
+        penalties = {
+            "kinetic": lambda: kinetic_energy(dz),
+            "jacobian": lambda: jacobian_frobenius(vjp),
+        }
+        derivatives = (dz, -divergence, *(-penalties[name]() for name in self.regularizers))
         if not self.create_graph:
-            dz, divergence = dz.detach(), divergence.detach()
-        return dz, -divergence
+            return tuple(d.detach() for d in derivatives)
+        return derivatives
 
 
 class CNF(nn.Module):
@@ -153,6 +183,8 @@ class CNF(nn.Module):
         layer, activation: the `ODEnet`'s layer type and nonlinearity.
         backend: ``"torchdiffeq"`` or ``"edu"`` (see `ffjord_edu.solvers.odeint`).
         step_size: the step of fixed-step solvers.
+        kinetic, jacobian: weights of the kinetic-energy and Jacobian-Frobenius penalties in
+            `training_loss` (`ffjord_edu.regularization`); 0 turns a penalty off.
 
     References:
         Grathwohl, Chen, Bettencourt, Sutskever, Duvenaud. FFJORD: Free-form continuous dynamics
@@ -180,6 +212,8 @@ class CNF(nn.Module):
         activation: str = "tanh",
         backend: str = "torchdiffeq",
         step_size: float | None = None,
+        kinetic: float = 0.0,
+        jacobian: float = 0.0,
     ) -> None:
         super().__init__()
         if not T > 0:
@@ -187,7 +221,18 @@ class CNF(nn.Module):
         if blocks < 1:
             raise ValueError(f"blocks must be at least 1, got {blocks}")
         self.dim, self.T = dim, float(T)
-        self.settings = Settings(trace, noise, method, atol, rtol, step_size, backend, adjoint)
+        self.settings = Settings(
+            trace=trace,
+            noise=noise,
+            method=method,
+            atol=atol,
+            rtol=rtol,
+            step_size=step_size,
+            backend=backend,
+            adjoint=adjoint,
+            kinetic=kinetic,
+            jacobian=jacobian,
+        )
         self.architecture = {
             "dim": dim,
             "hidden": list(hidden),
@@ -200,6 +245,7 @@ class CNF(nn.Module):
             AugmentedDynamics(ODEnet(dim, hidden, layer, activation)) for _ in range(blocks)
         )
         self.counters = [EvaluationCounter() for _ in range(blocks)]
+        self.penalties: dict[str, Tensor] = {}
 
     @property
     def config(self) -> dict[str, Any]:
@@ -237,6 +283,9 @@ class CNF(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         r"""Map data to the base: ``(z, delta_logp)`` with :math:`\log p(x) = \log N(z) - \Delta\log p`.
 
+        When gradients are on and a penalty weight is positive, the penalties' path integrals
+        (shape ``(B,)`` each) are left in ``self.penalties`` for `training_loss`.
+
         Arguments:
             x: data, shape ``(B, D)``.
 
@@ -244,18 +293,33 @@ class CNF(nn.Module):
             ``z`` of shape ``(B, D)`` and ``delta_logp`` of shape ``(B,)``.
         """
         check_batch(x, self.dim)
-        z, delta_logp = x, torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+        regularizers = self.settings.regularizers if torch.is_grad_enabled() else ()
+        zeros = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+        z, delta_logp = x, zeros
+        self.penalties = dict.fromkeys(regularizers, zeros)
         for block, counter in zip(reversed(self.blocks), reversed(self.counters)):
-            block.start_solve(z, self.settings)
-            zs, changes = odeint(
+            block.start_solve(z, self.settings, regularizers)
+            start = (z, zeros, *(zeros for _ in regularizers))
+            solution = odeint(
                 block,
-                (z, torch.zeros_like(delta_logp)),
+                start,
                 self._times(self.T, 0.0, x),
                 counter=counter,
                 **self.settings.solver_options,
             )
-            z, delta_logp = zs[-1], delta_logp + changes[-1]
+            z, delta_logp = solution[0][-1], delta_logp + solution[1][-1]
+            for name, integral in zip(regularizers, solution[2:]):
+                self.penalties[name] = self.penalties[name] + integral[-1]
         return z, delta_logp
+
+    def training_loss(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """Mean negative log-likelihood plus the weighted penalties, and each part as a number."""
+        nll = -self.log_prob(x).mean()
+        loss, parts = nll, {"nll": nll.item()}
+        for name, integral in self.penalties.items():
+            loss = loss + getattr(self.settings, name) * integral.mean()
+            parts[name] = integral.mean().item()
+        return loss, parts
 
     def log_prob(self, x: Tensor) -> Tensor:
         r""":math:`\log p(x) = \log \mathcal{N}(z(0); 0, I) - \Delta\log p` in nats, shape ``(B,)``."""

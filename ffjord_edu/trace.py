@@ -64,8 +64,18 @@ def hutchinson_divergence(f: Tensor, z: Tensor, probe: Tensor, create_graph: boo
     Returns:
         The estimated divergence of every sample, shape ``(B,)``.
     """
-    (vjp,) = torch.autograd.grad(f, z, probe, create_graph=create_graph)
+    vjp = vector_jacobian_product(f, z, probe, create_graph)
     return (vjp * probe).reshape(z.shape[0], -1).sum(dim=1)
+
+
+def vector_jacobian_product(f: Tensor, z: Tensor, v: Tensor, create_graph: bool = True) -> Tensor:
+    r""":math:`v^\top \partial f/\partial z` for every sample: one backward pass, shape of ``z``.
+
+    Hutchinson's estimate is its dot product with :math:`v`; its squared norm
+    :math:`\|v^\top J\|^2` estimates :math:`\|J\|_F^2` (see `ffjord_edu.regularization`).
+    """
+    (vjp,) = torch.autograd.grad(f, z, v, create_graph=create_graph)
+    return vjp
 
 
 def sample_probe(

@@ -88,7 +88,7 @@ def train(
     resume: bool = False,
     callback: Callable[[int, dict[str, float]], None] | None = None,
 ) -> dict[str, Any]:
-    """Minimise :math:`-\\mathbb{E}[\\log p(x)]` with Adam, writing ``out/metrics.json`` and
+    """Minimise :math:`-\\mathbb{E}[\\log p(x)]` (plus any penalties) with Adam, writing ``out/metrics.json`` and
     ``out/checkpoint.pt``.
 
     Arguments:
@@ -142,7 +142,7 @@ def train(
         x = next_batch(iteration).to(target)
         started = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        loss = -model.log_prob(x).mean()
+        loss, parts = model.training_loss(x)
         nfe_forward = model.nfe["forward"]
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
@@ -158,7 +158,7 @@ def train(
         state["nfe_backward"] += model.nfe["backward"]
         state["iteration"] = iteration + 1
         window_loss, window_steps = window_loss + loss_value, window_steps + 1
-        record = {"loss": loss_value, "nfe_forward": nfe_forward}
+        record = {"loss": loss_value, **parts, "nfe_forward": nfe_forward}
         bar.set_postfix(loss=f"{loss_value:.3f}", nfe=nfe_forward)
         done = iteration + 1 == config.iters
         if (iteration + 1) % config.eval_every == 0 or done:
