@@ -2,6 +2,7 @@
 
 from .checkpoint import load
 from .cnf import CNF
+from .pretrained import load_pretrained
 from .runtime import device, fast_mode, seed_everything
 from .solvers import odeint
 from .train import TrainConfig, train, train_toy
@@ -12,6 +13,7 @@ __all__ = [
     "device",
     "fast_mode",
     "load",
+    "load_pretrained",
     "odeint",
     "seed_everything",
     "train",

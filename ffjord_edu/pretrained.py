@@ -1,0 +1,47 @@
+"""The small pretrained models shipped in ``data/pretrained/``, and how to remake each one."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .checkpoint import load
+from .cnf import CNF
+
+__all__ = ["MAKERS", "available", "load_pretrained", "pretrained_root"]
+
+# The command that (re)makes the files of each family, exactly as data/README.md lists it.
+MAKERS: dict[str, str] = {"toy": "python scripts/train_pretrained.py --only {name}"}
+
+
+def pretrained_root() -> Path:
+    """``data/pretrained`` of this checkout, or ``$FFJORD_EDU_DATA/pretrained`` when set."""
+    data = os.environ.get("FFJORD_EDU_DATA")
+    return (Path(data) if data else Path(__file__).resolve().parents[1] / "data") / "pretrained"
+
+
+def available() -> list[str]:
+    """Names of the shipped models, like ``"toy/8gaussians"``."""
+    root = pretrained_root()
+    return sorted(str(p.relative_to(root).with_suffix("")) for p in root.glob("*/*.pt"))
+
+
+def load_pretrained(name: str) -> CNF:
+    """The pretrained flow ``name`` (``"family/model"``, e.g. ``"toy/checkerboard"``), in eval mode.
+
+    A missing file raises `FileNotFoundError` naming the command that makes it.
+    """
+    family, _, model = name.partition("/")
+    if family not in MAKERS or not model:
+        raise ValueError(
+            f"pretrained names look like 'family/model' with family one of {', '.join(MAKERS)}; "
+            f"got '{name}'"
+        )
+    path = pretrained_root() / f"{name}.pt"
+    if not path.is_file():
+        have = ", ".join(available()) or "none"
+        raise FileNotFoundError(
+            f"no pretrained model '{name}' at {path}. Make it with: "
+            f"{MAKERS[family].format(name=model)}   (shipped models: {have})"
+        )
+    return load(path)
