@@ -1,0 +1,45 @@
+"""Shipped pretrained flows: each loads, and its NLL is the one data/README.md records."""
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from ffjord_edu import load_pretrained
+from ffjord_edu.datasets import toy
+from ffjord_edu.pretrained import available, pretrained_root
+from ffjord_edu.train import evaluate_nll
+
+README = Path(__file__).resolve().parents[1] / "data" / "README.md"
+ROW = re.compile(r"^\| `pretrained/(?P<name>[\w/]+)\.pt` \| (?P<nll>[-\d.]+) \|", re.MULTILINE)
+
+
+def recorded() -> dict[str, float]:
+    return {m["name"]: float(m["nll"]) for m in ROW.finditer(README.read_text())}
+
+
+def test_every_shipped_file_is_in_the_readme_and_the_other_way_round():
+    assert sorted(recorded()) == available()
+
+
+@pytest.mark.parametrize("name", sorted(recorded()))
+def test_pretrained_nll_matches_the_readme(name):
+    flow = load_pretrained(name)
+    assert not flow.training
+    assert (pretrained_root() / f"{name}.pt").stat().st_size < 1_000_000
+    test = toy.sample(name.split("/")[1], 10_000, seed=2_147_483_647)
+    torch.set_num_threads(1)
+    assert evaluate_nll(flow, test) == pytest.approx(recorded()[name], abs=2e-3)
+
+
+def test_missing_file_names_the_command_that_makes_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("FFJORD_EDU_DATA", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=r"python scripts/train_pretrained.py --only moons"):
+        load_pretrained("toy/moons")
+
+
+@pytest.mark.parametrize("name", ["moons", "images/mnist", "toy/"])
+def test_malformed_names(name):
+    with pytest.raises(ValueError, match="family/model"):
+        load_pretrained(name)
