@@ -280,31 +280,64 @@ class CNF(nn.Module):
     def _times(self, start: float, end: float, like: Tensor) -> Tensor:
         return torch.tensor([start, end], dtype=like.dtype, device=like.device)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    @property
+    def total_time(self) -> float:
+        """The end of the last block, ``blocks * T``: where the data lives."""
+        return len(self.blocks) * self.T
+
+    def _segments(self, start: float, end: float) -> Iterator[tuple[int, float, float]]:
+        """Split global time ``start → end`` into ``(block, local start, local end)`` pieces.
+
+        Block ``k`` owns global times ``[kT, (k+1)T]`` and sees them as local ``[0, T]``.
+        """
+        direction = 1 if end > start else -1
+        s = start
+        while (end - s) * direction > 1e-9 * self.T:
+            position = s / self.T  # the tolerance keeps s = kT from landing in the wrong block
+            k = math.floor(position + 1e-9) if direction > 0 else math.ceil(position - 1e-9) - 1
+            k = min(max(k, 0), len(self.blocks) - 1)
+            boundary = (k + 1) * self.T if direction > 0 else k * self.T
+            s_next = min(end, boundary) if direction > 0 else max(end, boundary)
+            yield k, s - k * self.T, s_next - k * self.T
+            s = s_next
+
+    def _check_time(self, time: float) -> float:
+        if not 0.0 <= time <= self.total_time + 1e-9:
+            raise ValueError(f"times must lie in [0, {self.total_time:g}] (blocks * T), got {time}")
+        return float(time)
+
+    def _reset_counters(self) -> None:
+        for counter in self.counters:
+            counter.calls = counter.forward = 0
+
+    def forward(self, x: Tensor, time: float | None = None) -> tuple[Tensor, Tensor]:
         r"""Map data to the base: ``(z, delta_logp)`` with :math:`\log p(x) = \log N(z) - \Delta\log p`.
 
         When gradients are on and a penalty weight is positive, the penalties' path integrals
         (shape ``(B,)`` each) are left in ``self.penalties`` for `training_loss`.
 
         Arguments:
-            x: data, shape ``(B, D)``.
+            x: points at ``time``, shape ``(B, D)``.
+            time: where ``x`` lives; ``None`` means the data end, `total_time`. An intermediate
+                time gives the density :math:`p_t` of the flow at that time.
 
         Returns:
             ``z`` of shape ``(B, D)`` and ``delta_logp`` of shape ``(B,)``.
         """
         check_batch(x, self.dim)
+        start = self.total_time if time is None else self._check_time(time)
         regularizers = self.settings.regularizers if torch.is_grad_enabled() else ()
         zeros = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
         z, delta_logp = x, zeros
         self.penalties = dict.fromkeys(regularizers, zeros)
-        for block, counter in zip(reversed(self.blocks), reversed(self.counters)):
-            block.start_solve(z, self.settings, regularizers)
-            start = (z, zeros, *(zeros for _ in regularizers))
+        self._reset_counters()
+        for k, local_start, local_end in self._segments(start, 0.0):
+            self.blocks[k].start_solve(z, self.settings, regularizers)
             solution = odeint(
-                block,
-                start,
-                self._times(self.T, 0.0, x),
-                counter=counter,
+                self.blocks[k],
+                (z, zeros, *(zeros for _ in regularizers)),
+                self._times(local_start, local_end, x),
+                counter=self.counters[k],
                 **self.settings.solver_options,
             )
             z, delta_logp = solution[0][-1], delta_logp + solution[1][-1]
@@ -321,35 +354,31 @@ class CNF(nn.Module):
             parts[name] = integral.mean().item()
         return loss, parts
 
-    def log_prob(self, x: Tensor) -> Tensor:
-        r""":math:`\log p(x) = \log \mathcal{N}(z(0); 0, I) - \Delta\log p` in nats, shape ``(B,)``."""
-        z, delta_logp = self(x)
+    def log_prob(self, x: Tensor, time: float | None = None) -> Tensor:
+        r""":math:`\log p(x) = \log \mathcal{N}(z(0); 0, I) - \Delta\log p` in nats, shape ``(B,)``.
+
+        ``time`` (default: the data end) gives the log-density :math:`\log p_t` at that time.
+        """
+        z, delta_logp = self(x, time)
         return standard_normal_log_prob(z) - delta_logp
 
     def _transport(self, z: Tensor, start: float, end: float) -> Tensor:
-        """Carry ``z`` from global time ``start`` to ``end``; block ``k`` owns ``[kT, (k+1)T]``."""
-        direction = 1 if end > start else -1
-        s = start
-        while (end - s) * direction > 1e-12:
-            k = min(int((s if direction > 0 else s - 1e-9) // self.T), len(self.blocks) - 1)
-            k = max(k, 0)
-            boundary = (k + 1) * self.T if direction > 0 else k * self.T
-            s_next = min(end, boundary) if direction > 0 else max(end, boundary)
-            net = self.blocks[k].net
+        """Carry ``z`` along :math:`\\dot z = f` from global time ``start`` to ``end``."""
+        for k, local_start, local_end in self._segments(start, end):
             z = odeint(
-                net,
+                self.blocks[k].net,
                 z,
-                self._times(s - k * self.T, s_next - k * self.T, z),
+                self._times(local_start, local_end, z),
                 counter=self.counters[k],
                 **self.settings.solver_options,
             )[-1]
-            s = s_next
         return z
 
     def inverse(self, z: Tensor) -> Tensor:
         """Map base samples to data: integrate :math:`\\dot z = f(t, z)` from 0 to T per block."""
         check_batch(z, self.dim, "z")
-        return self._transport(z, 0.0, len(self.blocks) * self.T)
+        self._reset_counters()
+        return self._transport(z, 0.0, self.total_time)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """Draw ``n`` samples in one pass: :math:`z \\sim N(0, I)` then `inverse`. Shape ``(n, D)``."""
@@ -373,13 +402,11 @@ class CNF(nn.Module):
             Shape ``(len(times), B, D)``.
         """
         check_batch(start, self.dim, "start")
-        times = [float(s) for s in times]
-        total = len(self.blocks) * self.T
+        times = [self._check_time(float(s)) for s in times]
         steps = [b - a for a, b in itertools.pairwise(times)]
         if len(times) < 2 or not (all(s > 0 for s in steps) or all(s < 0 for s in steps)):
             raise ValueError("times must hold at least 2 strictly monotonic values")
-        if min(times) < 0 or max(times) > total + 1e-9:
-            raise ValueError(f"times must lie in [0, {total:g}] (blocks * T), got {times}")
+        self._reset_counters()
         frames = [start]
         for a, b in itertools.pairwise(times):
             frames.append(self._transport(frames[-1], a, b))

@@ -258,8 +258,9 @@ def _solve_adaptive(
 class EvaluationCounter:
     """Counts evaluations of the dynamics ``f``: the number of function evaluations (NFE).
 
-    `odeint` zeroes ``calls`` when a solve starts and records ``forward`` when it ends, so any
-    call made afterwards, by the adjoint method's backward solve, counts as ``backward``.
+    `odeint` records ``forward`` when a solve ends, so any call made afterwards, by the adjoint
+    method's backward solve, counts as ``backward``. Solves that share a counter add up; start
+    a new counter (or zero ``calls`` and ``forward``) to count afresh.
     """
 
     def __init__(self) -> None:
@@ -370,7 +371,6 @@ def odeint(
     t = torch.as_tensor(t, dtype=y0_tuple[0].dtype, device=y0_tuple[0].device)
     _check_arguments(y0_tuple, t, method, backend, atol, rtol, step_size, adjoint, func)
     counter = counter if counter is not None else EvaluationCounter()
-    counter.calls = 0
     dynamics = _CountedDynamics(func, counter, tuple_state)
     if backend == "edu":
         tableau = TABLEAUS[method]
