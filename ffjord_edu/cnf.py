@@ -245,6 +245,9 @@ class CNF(nn.Module):
             AugmentedDynamics(ODEnet(dim, hidden, layer, activation)) for _ in range(blocks)
         )
         self.counters = [EvaluationCounter() for _ in range(blocks)]
+        # Follows .to(device) and .double(), so sampling knows where and how to draw noise
+        # even when a hand-made network without parameters replaces the ODEnet.
+        self.register_buffer("reference", torch.zeros(()), persistent=False)
         self.penalties: dict[str, Tensor] = {}
 
     @property
@@ -384,9 +387,12 @@ class CNF(nn.Module):
         """Draw ``n`` samples in one pass: :math:`z \\sim N(0, I)` then `inverse`. Shape ``(n, D)``."""
         if n < 1:
             raise ValueError(f"the number of samples must be at least 1, got {n}")
-        parameter = next(self.parameters())
         z = torch.randn(
-            n, self.dim, generator=generator, dtype=parameter.dtype, device=parameter.device
+            n,
+            self.dim,
+            generator=generator,
+            dtype=self.reference.dtype,
+            device=self.reference.device,
         )
         return self.inverse(z)
 

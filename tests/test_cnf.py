@@ -219,3 +219,14 @@ def test_stacked_blocks_split_time_at_block_boundaries():
     assert all(counter.forward > 0 for counter in flow.counters)
     with pytest.raises(ValueError, match=r"times must lie in \[0, 0.9\]"):
         flow.log_prob(x, time=1.0)
+
+
+def test_sampling_works_with_a_parameter_free_field():
+    class Rotation(nn.Module):
+        def forward(self, t, z):
+            return torch.stack([-z[:, 1], z[:, 0]], dim=1)
+
+    flow = CNF(2, hidden=(4,)).double()
+    flow.blocks[0].net = Rotation()
+    with torch.no_grad():
+        assert flow.sample(5).dtype == torch.float64

@@ -41,6 +41,7 @@ def density_grid(
     bound: float = 4.5,
     resolution: int = 200,
     chunk: int = 10_000,
+    dtype: torch.dtype = torch.float32,
 ) -> DensityGrid:
     """Evaluate ``log_prob`` on a ``resolution × resolution`` grid over ``[-bound, bound]²``.
 
@@ -50,8 +51,9 @@ def density_grid(
         bound: half-width of the square.
         resolution: grid points per axis.
         chunk: points per call, to bound memory.
+        dtype: the dtype of the points (``torch.float64`` for a double-precision flow).
     """
-    axis = torch.linspace(-bound, bound, resolution)
+    axis = torch.linspace(-bound, bound, resolution, dtype=dtype)
     ys, xs = torch.meshgrid(axis, axis, indexing="ij")
     points = torch.stack([xs.flatten(), ys.flatten()], dim=1)
     with torch.no_grad():

@@ -30,7 +30,7 @@ def plot_vector_field(
         arrows = velocity(torch.tensor(float(t)), points).detach().cpu()
     speed = arrows.norm(dim=1)
     points, arrows = points.numpy(), arrows.numpy()
-    ax.quiver(points[:, 0], points[:, 1], arrows[:, 0], arrows[:, 1], speed.numpy(), cmap="magma")
+    ax.quiver(points[:, 0], points[:, 1], arrows[:, 0], arrows[:, 1], speed.numpy(), cmap="viridis")
     ax.set(
         title=f"f(t, z) at t = {t:.2f}",
         xlabel="$z_1$",
