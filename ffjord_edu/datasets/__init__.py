@@ -1,5 +1,5 @@
-"""Datasets for the FFJORD examples: two-dimensional toy densities."""
+"""Data sets: the 2-D toy densities and the tabular benchmarks (plus an embedded default)."""
 
-from . import toy
+from . import tabular, toy
 
-__all__ = ["toy"]
+__all__ = ["tabular", "toy"]

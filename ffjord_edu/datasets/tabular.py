@@ -59,7 +59,7 @@ FILES: dict[str, tuple[str, ...]] = {
 }
 
 DOWNLOAD: str = (
-    "Get them from the MAF data release on Zenodo (G. Papamakarios, 'Preprocessed datasets "
+    "Get the files from the MAF data release on Zenodo (G. Papamakarios, 'Preprocessed datasets "
     "for MAF experiments', record 1161203, doi:10.5281/zenodo.1161203): download "
     "https://zenodo.org/records/1161203/files/data.tar.gz (about 820 MB) and unpack it with "
     "`tar -xzf data.tar.gz`. It unpacks into a folder `data/`; pass that folder as root, so "
@@ -271,6 +271,8 @@ class _Python2PandasUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         top = module.split(".")[0]
+        # Python 2 names, which the base class maps to their Python 3 modules.
+        top = {"__builtin__": "builtins", "copy_reg": "copyreg"}.get(top, top)
         allowed = top in {"numpy", "pandas", "copyreg", "_codecs"} or (
             top == "builtins" and name in self._SAFE_BUILTINS
         )
@@ -285,17 +287,10 @@ class _Python2PandasUnpickler(pickle.Unpickler):
 def _moved_pandas_index_name(module: str, name: str) -> Any:
     """Today's object for an index name of pandas < 1.0 (pandas.indexes.*, Int64Index, ...)."""
     pandas = importlib.import_module("pandas")
-    if module.startswith("pandas") and name == "_new_Index":
-        return pandas.Index([]).__reduce__()[0]
-    if module.startswith("pandas") and name in {
-        "Index",
-        "Int64Index",
-        "UInt64Index",
-        "Float64Index",
-    }:
-        return pandas.Index
-    if module.startswith("pandas") and name == "RangeIndex":
-        return pandas.RangeIndex
+    moved = {"_new_Index": pandas.Index([]).__reduce__()[0], "RangeIndex": pandas.RangeIndex}
+    moved |= dict.fromkeys(("Index", "Int64Index", "UInt64Index", "Float64Index"), pandas.Index)
+    if module.startswith("pandas.") and name in moved:
+        return moved[name]
     raise pickle.UnpicklingError(f"this pandas cannot rebuild {module}.{name}")
 
 
@@ -311,8 +306,14 @@ def _read_dataframe_pickle(path: Path) -> Any:
         except Exception as second:
             raise ValueError(
                 f"could not read {path} as a pandas DataFrame pickle: pandas.read_pickle "
-                f"said {first!r}, and the Python 2 reader said {second!r}"
+                f"said {_brief(first)}; the Python 2 reader said {_brief(second)}"
             ) from second
+
+
+def _brief(error: BaseException) -> str:
+    """'Type: message', cut to 200 characters (a decode error can quote a whole buffer)."""
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _drop_correlated(frame: Any, threshold: float = 0.98) -> Any:
@@ -354,6 +355,8 @@ def load_gas(root: str | os.PathLike[str]) -> TabularData:
     """
     (path,) = _find_files("gas", root)
     frame = _read_dataframe_pickle(path)
+    if not hasattr(frame, "columns"):
+        raise ValueError(f"{path} holds a {type(frame).__name__}, not a pandas DataFrame")
     missing = [column for column in _GAS_DROPPED if column not in frame.columns]
     if missing:
         raise ValueError(
@@ -383,10 +386,11 @@ def load_hepmass(root: str | os.PathLike[str]) -> TabularData:
     then the class label, then the 27 features f0..f26). As MAF does: only the signal rows
     (label 1) are kept and the label column is dropped; the last column of the test file is
     dropped too (MAF's comment: "the data set is messed up"), after which the test columns
-    must be the training columns; the columns are standardised with the mean and sample (ddof = 1) standard deviation of the
-    training file; then every feature whose smallest value occurs more than 5 times in the
-    standardised training data is removed (discrete features, such as jet counts and b-tags,
-    which a density cannot model), leaving 21; validation = the last 10 % of the training rows.
+    must be the training columns; the columns are standardised with the mean and sample
+    (ddof = 1) standard deviation of the training file's signal rows; then every feature whose
+    smallest value occurs more than 5 times in the standardised training data is removed
+    (discrete features, such as the jet count and the b-tags, which a density cannot model),
+    leaving 21; validation = the last 10 % of the training rows.
 
     The MAF comment speaks of features with "too many re-occurring values"; its code counts
     the repeats of the smallest value only, and that rule is the one used here.
@@ -503,9 +507,10 @@ def load_breast_cancer(seed: int = 42) -> TabularData:
     two-dimensional flow problem.
 
     The protocol is MAF's, with a seeded shuffle first so that the splits do not follow the
-    order of the source file: rows permuted by ``numpy.random.default_rng(seed)``; test = the last 10 %, validation = the last 10 % of the
-    rest; each split standardised with the training split's mean and population (ddof = 0)
-    standard deviation. Splits: 462 / 51 / 56 rows.
+    order of the source file: rows permuted by ``numpy.random.default_rng(seed)``; test = the
+    last 10 %, validation = the last 10 % of the rest; each split standardised with the
+    training split's mean and population (ddof = 0) standard deviation. Splits: 462 / 51 / 56
+    rows.
 
     Arguments:
         seed: seed of the shuffle; the default gives the documented splits.
