@@ -1,4 +1,4 @@
-"""Command line: ``python -m ffjord_edu train toy --data 8gaussians --iters 2000 --out runs/8g``."""
+"""Command line: ``python -m ffjord_edu train {toy,tabular} …`` (the loop the notebooks use)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
-from .datasets import toy
+from .datasets import tabular, toy
+from .recipes import tabular_recipe
 from .solvers import METHODS
 from .trace import ESTIMATORS, NOISES
-from .train import TrainConfig, train_toy
+from .train import TrainConfig, train_tabular, train_toy
 
 __all__ = ["main", "parser"]
 
@@ -27,6 +30,34 @@ def _widths(text: str) -> list[int]:
     return widths
 
 
+def _add_common(command: argparse.ArgumentParser, defaults: bool) -> None:
+    """Options shared by every kind of training. Without ``defaults`` an option left out keeps
+    the preset's value."""
+
+    def default(value: Any) -> Any:
+        return value if defaults else None
+
+    command.add_argument("--out", required=True, help="folder for checkpoint.pt, metrics.json")
+    command.add_argument("--iters", type=int, default=default(1000))
+    command.add_argument("--batch-size", type=int, default=default(512))
+    command.add_argument("--lr", type=float, default=default(1e-3))
+    command.add_argument("--schedule", choices=("constant", "cosine"), default=default("constant"))
+    command.add_argument("--seed", type=int, default=0)
+    command.add_argument("--hidden", type=_widths, default=default([64, 64, 64]))
+    command.add_argument("--trace", choices=ESTIMATORS, default=default("exact"))
+    command.add_argument("--noise", choices=NOISES, default=default("rademacher"))
+    command.add_argument("--method", choices=METHODS, default=default("dopri5"))
+    command.add_argument("--step-size", type=float, default=None)
+    command.add_argument("--atol", type=float, default=default(1e-5))
+    command.add_argument("--rtol", type=float, default=default(1e-5))
+    command.add_argument("--adjoint", action="store_true")
+    command.add_argument("--blocks", type=int, default=default(1))
+    command.add_argument("--kinetic", type=float, default=default(0.0), help="RNODE weight")
+    command.add_argument("--jacobian", type=float, default=default(0.0), help="RNODE weight")
+    command.add_argument("--eval-every", type=int, default=default(100))
+    command.add_argument("--resume", action="store_true", help="continue from --out")
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m ffjord_edu``."""
     main_parser = argparse.ArgumentParser(prog="python -m ffjord_edu", description=__doc__)
@@ -35,53 +66,64 @@ def parser() -> argparse.ArgumentParser:
     kinds = train.add_subparsers(dest="kind", required=True)
     toy_parser = kinds.add_parser("toy", help="a 2-D toy density")
     toy_parser.add_argument("--data", required=True, choices=toy.NAMES)
-    toy_parser.add_argument("--out", required=True, help="folder for checkpoint.pt, metrics.json")
-    toy_parser.add_argument("--iters", type=int, default=1000)
-    toy_parser.add_argument("--batch-size", type=int, default=512)
-    toy_parser.add_argument("--lr", type=float, default=1e-3)
-    toy_parser.add_argument("--schedule", choices=("constant", "cosine"), default="constant")
-    toy_parser.add_argument("--seed", type=int, default=0)
-    toy_parser.add_argument("--hidden", type=_widths, default=[64, 64, 64])
-    toy_parser.add_argument("--trace", choices=ESTIMATORS, default="exact")
-    toy_parser.add_argument("--noise", choices=NOISES, default="rademacher")
-    toy_parser.add_argument("--method", choices=METHODS, default="dopri5")
-    toy_parser.add_argument("--step-size", type=float, default=None)
-    toy_parser.add_argument("--atol", type=float, default=1e-5)
-    toy_parser.add_argument("--rtol", type=float, default=1e-5)
-    toy_parser.add_argument("--adjoint", action="store_true")
-    toy_parser.add_argument("--blocks", type=int, default=1)
-    toy_parser.add_argument("--eval-every", type=int, default=100)
     toy_parser.add_argument("--eval-samples", type=int, default=10_000)
-    toy_parser.add_argument("--resume", action="store_true", help="continue from --out")
+    _add_common(toy_parser, defaults=True)
+    tabular_parser = kinds.add_parser(
+        "tabular", help="a tabular benchmark (validation-based early stopping)"
+    )
+    tabular_parser.add_argument("--data", required=True, choices=tabular.NAMES)
+    tabular_parser.add_argument("--root", default=None, help="folder of the MAF data release")
+    tabular_parser.add_argument("--preset", choices=("laptop", "paper"), default="laptop")
+    _add_common(tabular_parser, defaults=False)
     return main_parser
+
+
+MODEL_OPTIONS = (
+    "hidden",
+    "trace",
+    "noise",
+    "method",
+    "step_size",
+    "atol",
+    "rtol",
+    "adjoint",
+    "blocks",
+    "kinetic",
+    "jacobian",
+)
+
+
+def _chosen(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
+    """The options the user gave (``None`` and an unset flag mean: keep the preset's)."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) not in (None, False)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = parser().parse_args(argv)
-    config = TrainConfig(
-        iters=args.iters,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        schedule=args.schedule,
-        seed=args.seed,
-        eval_every=args.eval_every,
-        checkpoint_every=args.eval_every,
-    )
-    model_options = {
-        "hidden": args.hidden,
-        "trace": args.trace,
-        "noise": args.noise,
-        "method": args.method,
-        "step_size": args.step_size,
-        "atol": args.atol,
-        "rtol": args.rtol,
-        "adjoint": args.adjoint,
-        "blocks": args.blocks,
-    }
-    _, metrics = train_toy(
-        args.data, config, args.out, model_options, args.resume, args.eval_samples
-    )
+    if args.kind == "toy":
+        config = TrainConfig(
+            iters=args.iters,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            schedule=args.schedule,
+            seed=args.seed,
+            eval_every=args.eval_every,
+            checkpoint_every=args.eval_every,
+        )
+        model_options = {name: getattr(args, name) for name in MODEL_OPTIONS}
+        _, metrics = train_toy(
+            args.data, config, args.out, model_options, args.resume, args.eval_samples
+        )
+    else:
+        data = tabular.load(args.data, args.root)
+        recipe = tabular_recipe(args.data, data.dim, args.preset, args.seed)
+        overrides = _chosen(args, ("iters", "batch_size", "lr", "schedule"))
+        if args.eval_every is not None:
+            overrides.update(eval_every=args.eval_every, checkpoint_every=args.eval_every)
+        config = replace(recipe.config, **overrides)
+        model_options = {**recipe.model, **_chosen(args, MODEL_OPTIONS)}
+        _, metrics = train_tabular(data, config, args.out, model_options, args.resume)
     summary = {k: v for k, v in metrics.items() if k not in ("history", "config")}
     print(json.dumps(summary, indent=2))
     return 0

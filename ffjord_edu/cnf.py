@@ -130,7 +130,7 @@ class AugmentedDynamics(nn.Module):
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
         self.net = net
-        self.trace = "exact"
+        self.trace, self.noise = "exact", "rademacher"
         self.regularizers: tuple[str, ...] = ()
         self.probe: Tensor | None = None
         self.create_graph = True
@@ -139,7 +139,7 @@ class AugmentedDynamics(nn.Module):
         self, z: Tensor, settings: Settings, regularizers: tuple[str, ...] = ()
     ) -> None:
         """Fix the estimator and penalties (and draw the probe) for the solve starting at ``z``."""
-        self.trace, self.regularizers = settings.trace, regularizers
+        self.trace, self.noise, self.regularizers = settings.trace, settings.noise, regularizers
         needs_probe = settings.trace == "hutchinson" or "jacobian" in regularizers
         self.probe = sample_probe(z, settings.noise) if needs_probe else None
         # Keep the divergence's graph only when a gradient will be taken through it.

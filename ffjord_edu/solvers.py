@@ -372,18 +372,21 @@ def odeint(
     _check_arguments(y0_tuple, t, method, backend, atol, rtol, step_size, adjoint, func)
     counter = counter if counter is not None else EvaluationCounter()
     dynamics = _CountedDynamics(func, counter, tuple_state)
-    if backend == "edu":
-        tableau = TABLEAUS[method]
-        if tableau.adaptive:
-            states = _solve_adaptive(dynamics, y0_tuple, t, tableau, atol, rtol, max_steps)
+    try:
+        if backend == "edu":
+            tableau = TABLEAUS[method]
+            if tableau.adaptive:
+                states = _solve_adaptive(dynamics, y0_tuple, t, tableau, atol, rtol, max_steps)
+            else:
+                states = _solve_fixed(dynamics, y0_tuple, t, tableau, step_size, max_steps)
+            parts = range(len(y0_tuple))
+            solution = tuple(torch.stack([s[part] for s in states]) for part in parts)
         else:
-            states = _solve_fixed(dynamics, y0_tuple, t, tableau, step_size, max_steps)
-        solution = tuple(torch.stack([s[part] for s in states]) for part in range(len(y0_tuple)))
-    else:
-        solution = _torchdiffeq_solve(
-            dynamics, y0_tuple, t, method, atol, rtol, step_size, adjoint, max_steps
-        )
-    counter.forward = counter.calls
+            solution = _torchdiffeq_solve(
+                dynamics, y0_tuple, t, method, atol, rtol, step_size, adjoint, max_steps
+            )
+    finally:  # a solve that gave up still reports the evaluations it made
+        counter.forward = counter.calls
     return solution if tuple_state else solution[0]
 
 

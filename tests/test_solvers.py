@@ -136,6 +136,7 @@ def test_step_budget_raises_instead_of_hanging(backend):
     def stiff(t, y):
         return -1e6 * (y - torch.cos(t))
 
+    counter = EvaluationCounter()
     with pytest.raises(StepBudgetExceeded, match="max_steps=20"):
         odeint(
             stiff,
@@ -145,8 +146,10 @@ def test_step_budget_raises_instead_of_hanging(backend):
             rtol=1e-9,
             backend=backend,
             max_steps=20,
+            counter=counter,
         )
     assert issubclass(StepBudgetExceeded, RuntimeError)
+    assert counter.forward >= 20, "the evaluations of a solve that gave up are still counted"
 
 
 def test_fixed_step_budget():

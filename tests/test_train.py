@@ -9,8 +9,16 @@ from ffjord_edu import load
 from ffjord_edu.__main__ import main
 from ffjord_edu.checkpoint import read_checkpoint, write_atomically
 from ffjord_edu.cnf import CNF
-from ffjord_edu.datasets import toy
-from ffjord_edu.train import NonFiniteLossError, TrainConfig, toy_evaluator, train, train_toy
+from ffjord_edu.datasets import tabular, toy
+from ffjord_edu.recipes import tabular_recipe
+from ffjord_edu.train import (
+    NonFiniteLossError,
+    TrainConfig,
+    toy_evaluator,
+    train,
+    train_tabular,
+    train_toy,
+)
 
 SMALL = {"hidden": (16, 16), "method": "rk4", "step_size": 0.25}
 
@@ -229,3 +237,76 @@ def test_command_line_rejects_bad_options(tmp_path, bad, capsys):
         main([*arguments, *bad])
     assert exit_info.value.code == 2
     assert "error: argument" in capsys.readouterr().err
+
+
+def test_tabular_training_stops_early_and_restores_the_best_model(tmp_path):
+    data = tabular.load("breast_cancer")
+    data = tabular.TabularData(
+        data.train[:, :2], data.validation[:, :2], data.test[:, :2], "breast_cancer"
+    )
+    config = small_config(
+        iters=60, eval_every=5, checkpoint_every=5, lr=0.2, patience=2, lr_patience=1, lr_drop=0.5
+    )
+    records = []
+    model, metrics = train_tabular(
+        data, config, tmp_path, SMALL, callback=lambda i, r: records.append(r)
+    )
+    validations = [h["validation_nll"] for h in metrics["history"]]
+    assert metrics["stopped_early"] and metrics["iters"] < 60
+    assert metrics["best_validation_nll"] == min(validations)
+    assert metrics["best_iteration"] == 5 * (validations.index(min(validations)) + 1)
+    best = read_checkpoint(tmp_path / "best.pt")["model_state"]
+    assert all(torch.equal(best[k], v) for k, v in model.state_dict().items())
+    with torch.no_grad():
+        assert metrics["test_nll"] == pytest.approx(
+            float(-model.log_prob(data.test).mean()), abs=1e-3
+        )
+
+
+def test_command_line_trains_the_embedded_tabular_set(tmp_path, capsys):
+    arguments = [
+        "train",
+        "tabular",
+        "--data",
+        "breast_cancer",
+        "--iters",
+        "4",
+        "--hidden",
+        "8",
+        "--eval-every",
+        "2",
+        "--batch-size",
+        "32",
+        "--out",
+        str(tmp_path),
+    ]
+    assert main(arguments) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["iters"] == 4 and "test_nll" in summary and "best_validation_nll" in summary
+    assert load(tmp_path).config["hidden"] == [8] and load(tmp_path).config["method"] == "rk4"
+
+
+def test_paper_preset_needs_a_benchmark_name():
+    with pytest.raises(ValueError, match="use --preset laptop"):
+        tabular_recipe("breast_cancer", 6, "paper")
+    recipe = tabular_recipe("power", 6, "paper")
+    assert recipe.model["hidden"] == (60, 60, 60) and recipe.model["blocks"] == 5
+    assert recipe.config.batch_size == 10_000
+
+
+def test_benchmark_sets_without_files_name_what_is_missing(tmp_path):
+    with pytest.raises(SystemExit):
+        main(["train", "tabular", "--data", "power", "--out", str(tmp_path), "--preset", "nope"])
+    with pytest.raises(FileNotFoundError, match=r"power/data\.npy"):
+        main(
+            [
+                "train",
+                "tabular",
+                "--data",
+                "power",
+                "--root",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
