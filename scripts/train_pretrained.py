@@ -46,7 +46,7 @@ def train_one(name: str, out: Path, runs: Path, iters: int | None) -> dict:
         "seconds_per_iter": metrics["seconds_per_iter"],
         "nfe_forward_per_iter": metrics["nfe_forward"],
         "evaluation": "10,000 samples (seed 2147483647), dopri5 atol=rtol=1e-5, exact trace",
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),  # a TorchVersion would not load with weights_only
         "machine": f"{platform.processor() or platform.machine()}, 1 thread",
     }
     model = model.cpu()
