@@ -5,6 +5,7 @@ from .cnf import CNF
 from .pretrained import load_pretrained
 from .runtime import device, fast_mode, seed_everything
 from .solvers import odeint
+from .source import show_source
 from .train import TrainConfig, train, train_toy
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "load_pretrained",
     "odeint",
     "seed_everything",
+    "show_source",
     "train",
     "train_toy",
 ]

@@ -97,6 +97,8 @@ DOPRI5 = ButcherTableau(
     b_low=(5179 / 57600, 0.0, 7571 / 16695, 393 / 640, -92097 / 339200, 187 / 2100, 1 / 40),
 )
 
+# Note: torchdiffeq's "rk4" steps with Kutta's 3/8 rule, a different fourth-order table from
+# the classic RK4 above, so the two backends' "rk4" agree to O(h^5) per step, not to the digit.
 TABLEAUS: dict[str, ButcherTableau] = {tab.name: tab for tab in (EULER, MIDPOINT, RK4, DOPRI5)}
 METHODS: tuple[str, ...] = tuple(TABLEAUS)
 BACKENDS: tuple[str, ...] = ("torchdiffeq", "edu")
@@ -158,7 +160,7 @@ def _error_ratio(error: State, y: State, y_next: State, atol: float, rtol: float
     for e, a, b in zip(error, y, y_next):
         scale = atol + rtol * torch.maximum(a.abs(), b.abs())
         ratios.append((e / scale).pow(2).mean().sqrt())
-    return float(torch.stack(ratios).max())
+    return float(torch.stack(ratios).max().detach())  # step control is not differentiated
 
 
 def _initial_step(
@@ -168,7 +170,8 @@ def _initial_step(
 
     def rms(parts: State) -> float:
         return max(
-            float((p / (atol + rtol * y.abs())).pow(2).mean().sqrt()) for p, y in zip(parts, y0)
+            float((p / (atol + rtol * y.abs())).pow(2).mean().sqrt().detach())
+            for p, y in zip(parts, y0)
         )
 
     d0, d1 = rms(y0), rms(f0)
