@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from . import distributed
 from .datasets import tabular, toy
 from .recipes import tabular_recipe
 from .solvers import METHODS
@@ -101,6 +102,7 @@ def _chosen(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = parser().parse_args(argv)
+    distributed.setup_from_environment()  # under torchrun: one process per GPU (or CPU share)
     if args.kind == "toy":
         config = TrainConfig(
             iters=args.iters,
@@ -125,7 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         model_options = {**recipe.model, **_chosen(args, MODEL_OPTIONS)}
         _, metrics = train_tabular(data, config, args.out, model_options, args.resume)
     summary = {k: v for k, v in metrics.items() if k not in ("history", "config")}
-    print(json.dumps(summary, indent=2))
+    if distributed.is_main():
+        print(json.dumps(summary, indent=2))
     return 0
 
 

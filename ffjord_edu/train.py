@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed
 from .checkpoint import read_checkpoint, write_atomically, write_checkpoint
 from .cnf import CNF
 from .datasets import tabular, toy
@@ -158,6 +159,11 @@ def train(
         model.load_state_dict(saved["model_state"])
         optimizer.load_state_dict(saved["optimizer_state"])
         state = {**state, **saved["progress"]}
+    best_path = out / "best.pt"
+    best_state = (
+        read_checkpoint(best_path)["model_state"] if resume and best_path.exists() else None
+    )
+    main_process = distributed.is_main()  # only rank 0 writes files and shows progress
     out.mkdir(parents=True, exist_ok=True)
     target = next(model.parameters()).device
     bar = tqdm(
@@ -165,29 +171,30 @@ def train(
         initial=state["iteration"],
         total=config.iters,
         desc="training",
+        **({} if main_process else {"disable": True}),  # TQDM_DISABLE still applies on rank 0
     )
     window_loss, window_steps = 0.0, 0
-    best_path = out / "best.pt"
     for iteration in bar:
         if state["stopped_early"]:
             break
         torch.manual_seed(_step_seed(config.seed, iteration))
         for group in optimizer.param_groups:
             group["lr"] = config.learning_rate(iteration) * state["lr_scale"]
-        x = next_batch(iteration).to(target)
+        x = distributed.shard(next_batch(iteration)).to(target)
         started = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         loss, parts = model.training_loss(x)
         nfe_forward = model.nfe["forward"]
-        if not torch.isfinite(loss):
+        if not distributed.all_finite(loss.detach()):
             raise NonFiniteLossError(
                 f"the loss became {loss.item()} at iteration {iteration}; "
                 f"{_last_checkpoint(checkpoint_path)}. "
                 "Lower the learning rate or tighten the solver tolerances, then resume."
             )
         loss.backward()
+        distributed.average_gradients(model)
         optimizer.step()
-        loss_value = loss.item()
+        loss_value = distributed.mean_over_processes(loss.item())
         state["train_seconds"] += time.perf_counter() - started
         state["nfe_forward"] += nfe_forward
         state["nfe_backward"] += model.nfe["backward"]
@@ -200,8 +207,12 @@ def train(
             model.eval()
             record.update(evaluate(model))
             model.train()
-            if "validation_nll" in record:
-                _track_validation(state, record["validation_nll"], config, model, best_path)
+            if "validation_nll" in record and _track_validation(state, record, config):
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                if main_process:
+                    write_checkpoint(
+                        best_path, {"model_config": model.config, "model_state": best_state}
+                    )
             state["history"].append(
                 {
                     "iteration": iteration + 1,
@@ -211,7 +222,8 @@ def train(
                 }
             )
             window_loss, window_steps = 0.0, 0
-        if (iteration + 1) % config.checkpoint_every == 0 or done or state["stopped_early"]:
+        checkpoint_due = (iteration + 1) % config.checkpoint_every == 0 or done
+        if main_process and (checkpoint_due or state["stopped_early"]):
             write_checkpoint(
                 checkpoint_path,
                 {
@@ -224,30 +236,33 @@ def train(
             )
         if callback is not None:
             callback(iteration, record)
-    if state["best_validation"] is not None:
-        model.load_state_dict(read_checkpoint(best_path)["model_state"])
+    if best_state is not None:
+        model.load_state_dict(best_state)
     metrics = _summary(state, config)
-    write_atomically(
-        out / "metrics.json", lambda f: Path(f).write_text(json.dumps(metrics, indent=2))
-    )
+    if main_process:
+        _write_metrics(out, metrics)
     return metrics
 
 
-def _track_validation(
-    state: dict[str, Any], validation_nll: float, config: TrainConfig, model: CNF, best_path: Path
-) -> None:
-    """Keep the best model, drop the learning rate on plateaus, and decide to stop early."""
+def _write_metrics(out: Path, metrics: dict[str, Any]) -> None:
+    write_atomically(
+        out / "metrics.json", lambda f: Path(f).write_text(json.dumps(metrics, indent=2))
+    )
+
+
+def _track_validation(state: dict[str, Any], record: dict[str, Any], config: TrainConfig) -> bool:
+    """Note a new best validation NLL (returns True), or drop the learning rate on a plateau
+    and decide to stop early."""
+    validation_nll = record["validation_nll"]
     if state["best_validation"] is None or validation_nll < state["best_validation"]:
         state.update(best_validation=validation_nll, best_iteration=state["iteration"], stale=0)
-        write_checkpoint(
-            best_path, {"model_config": model.config, "model_state": model.state_dict()}
-        )
-        return
+        return True
     state["stale"] += 1
     if config.lr_patience is not None and state["stale"] % config.lr_patience == 0:
         state["lr_scale"] *= config.lr_drop
     if config.patience is not None and state["stale"] >= config.patience:
         state["stopped_early"] = True
+    return False
 
 
 def _last_checkpoint(path: Path) -> str:
@@ -361,7 +376,6 @@ def train_tabular(
     model.eval()
     test = data.test.to(next(model.parameters()).device)
     metrics["test_nll"] = evaluate_nll(model, test, config.eval_atol, config.eval_rtol)
-    write_atomically(
-        Path(out) / "metrics.json", lambda f: Path(f).write_text(json.dumps(metrics, indent=2))
-    )
+    if distributed.is_main():
+        _write_metrics(Path(out), metrics)
     return model, metrics
