@@ -85,8 +85,9 @@ class TrainConfig:
 
     def learning_rate(self, iteration: int) -> float:
         """The scheduled learning rate at ``iteration`` (before any validation-based drops)."""
-        if self.schedule == "cosine":
-            return self.lr * 0.5 * (1 + math.cos(math.pi * iteration / self.iters))
+        if self.schedule == "cosine":  # clamped: the cosine would rise again after iters
+            progress = min(iteration, self.iters) / self.iters
+            return self.lr * 0.5 * (1 + math.cos(math.pi * progress))
         return self.lr
 
 

@@ -197,6 +197,7 @@ def test_cosine_schedule_decays_to_zero():
     assert config.learning_rate(0) == pytest.approx(1e-2)
     assert config.learning_rate(50) == pytest.approx(5e-3)
     assert config.learning_rate(100) == pytest.approx(0.0, abs=1e-12)
+    assert config.learning_rate(150) == pytest.approx(0.0, abs=1e-12)
 
 
 def test_command_line_trains_and_resumes(tmp_path, capsys):

@@ -1,0 +1,286 @@
+"""Regularised against unregularised dynamics: function evaluations per solve and test NLL.
+
+RNODE (Finlay et al. 2020) adds to FFJORD's loss the kinetic energy and the Jacobian's Frobenius
+norm integrated along each path, weighted by λ_K and λ_J (`CNF(..., kinetic=λ_K, jacobian=λ_J)`).
+This benchmark trains one unregularised flow and one regularised flow per weight pair on one toy
+density, with everything else identical: the network (3 hidden layers of 64, concat-squash,
+tanh), the initialisation (``torch.manual_seed(seed)``), the training batches (those of
+`ffjord_edu.train.train_toy`, 512 samples per step), Adam with the same cosine learning-rate
+schedule and the same number of iterations. All train in the paper's adaptive setting, dopri5
+with the exact trace (atol = rtol = ``--train-tol``), so that the solver's step count is free
+to grow with the stiffness of the learned dynamics.
+
+Measured for each trained flow, in eval mode and without gradients:
+
+- test NLL: `ffjord_edu.train.evaluate_nll` on 10,000 fresh samples (seed 2147483647, the
+  package's test set), exact trace, dopri5 at atol = rtol = 1e-5, and the KL gap to the true
+  entropy where it is known;
+- NFE per solve: ``model.nfe["forward"]`` after each `CNF.log_prob` solve of that same
+  evaluation (two solves of 5,000 samples, averaged), and after one `CNF.sample` solve of 10,000
+  base samples, both with dopri5 at atol = rtol = 1e-5;
+- the NFE of every training iteration's loss solve, summarised as the mean over 10 iterations at
+  a few points of training, and the training seconds (optimiser steps only; the machine may be
+  shared, so seconds are noisy while NFE are exact and deterministic);
+- the two penalty integrals of the final flow on 1,000 test samples (for every flow, the
+  unregularised one too), which say how long and how stiff its paths are.
+
+The criterion checked for each weight pair: the regularised flow needs at least 2× fewer NFE per
+log-likelihood solve than the unregularised one, at a test NLL no more than 0.05 nats worse.
+
+Training is deterministic (seeded batches and probes, one thread), so ``--keep`` reuses the runs
+already in the output file that have the same settings, and only trains the new weights.
+
+    python benchmarks/regularization.py --help
+    python benchmarks/regularization.py --quick      # smoke test, < 1 min, writes to a tmp dir
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ffjord_edu.cnf import CNF
+from ffjord_edu.datasets import toy
+from ffjord_edu.runtime import seed_everything
+from ffjord_edu.train import TrainConfig, evaluate_nll, train_toy
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_SEED = 2_147_483_647
+EVAL_TOL = 1e-5
+CHUNK = 5000
+NETWORK: dict[str, Any] = {"hidden": [64, 64, 64], "trace": "exact", "method": "dopri5"}
+MIN_NFE_RATIO = 2.0
+MAX_NLL_INCREASE = 0.05
+
+Weights = tuple[float, float]
+
+
+def parse_weights(text: str) -> Weights:
+    """``"0.05"`` → (0.05, 0.05); ``"0.1,0.01"`` → λ_K = 0.1, λ_J = 0.01."""
+    parts = [float(p) for p in text.split(",")]
+    if len(parts) not in (1, 2) or min(parts) < 0:
+        raise argparse.ArgumentTypeError(f"expected λ or λ_K,λ_J (non-negative), got '{text}'")
+    return (parts[0], parts[-1])
+
+
+def train_flow(
+    data: str, weights: Weights, config: TrainConfig, train_tol: float, runs: Path, evals: int
+) -> tuple[CNF, dict[str, Any], list[int]]:
+    """Train one flow with (λ_K, λ_J) = ``weights``; also return every training step's NFE."""
+    seed_everything(config.seed, threads=1)
+    options = {**NETWORK, "atol": train_tol, "rtol": train_tol}
+    options.update(kinetic=weights[0], jacobian=weights[1])
+    nfe: list[int] = []
+
+    def record(iteration: int, step: dict[str, float]) -> None:
+        nfe.append(int(step["nfe_forward"]))
+
+    folder = runs / f"kinetic_{weights[0]:g}_jacobian_{weights[1]:g}"
+    model, metrics = train_toy(data, config, folder, options, eval_samples=evals, callback=record)
+    return model, metrics, nfe
+
+
+@torch.no_grad()
+def measure(model: CNF, data: str, test: torch.Tensor) -> dict[str, Any]:
+    """Test NLL, and the NFE per log-likelihood solve and per sampling solve (dopri5, 1e-5)."""
+    model.eval()
+    nll = evaluate_nll(model, test, EVAL_TOL, EVAL_TOL, chunk=CHUNK)
+    solves = []
+    settings = {"trace": "exact", "method": "dopri5", "atol": EVAL_TOL, "rtol": EVAL_TOL}
+    with model.using(step_size=None, **settings):
+        for x in test.split(CHUNK):
+            model.log_prob(x)
+            solves.append(model.nfe["forward"])
+        model.sample(len(test), generator=torch.Generator().manual_seed(TEST_SEED))
+        sample_nfe = model.nfe["forward"]
+        torch.manual_seed(TEST_SEED)  # the Hutchinson probe of the Jacobian penalty
+        with torch.enable_grad(), model.using(kinetic=1.0, jacobian=1.0):
+            model(test[:1000])  # penalties are integrated only with gradients on
+            paths = {name: float(value.mean()) for name, value in model.penalties.items()}
+    return {
+        "test_nll": nll,
+        "kl_gap": nll - toy.entropy(data) if data in toy.HAS_LOG_PROB else None,
+        "nfe_log_prob_solves": solves,
+        "nfe_per_solve": statistics.fmean(solves),
+        "nfe_sample": sample_nfe,
+        "path_integrals": paths,
+    }
+
+
+def nfe_over_training(nfe: Sequence[int], points: int = 5, window: int = 10) -> list[dict]:
+    """The mean NFE of ``window`` iterations from ``points`` evenly spaced places of training."""
+    last = max(len(nfe) - window, 0)
+    starts = sorted({round(i * last / (points - 1)) for i in range(points)})
+    return [{"iteration": s, "mean_nfe": statistics.fmean(nfe[s : s + window])} for s in starts]
+
+
+def run_one(
+    data: str,
+    weights: Weights,
+    config: TrainConfig,
+    train_tol: float,
+    runs: Path,
+    test: torch.Tensor,
+) -> dict[str, Any]:
+    """Train and measure one flow."""
+    model, metrics, nfe = train_flow(data, weights, config, train_tol, runs, len(test))
+    result = {
+        "lambda_kinetic": weights[0],
+        "lambda_jacobian": weights[1],
+        **measure(model, data, test),
+        "train_seconds": metrics["history"][-1]["train_seconds"],
+        "seconds_per_iter": metrics["seconds_per_iter"],
+        "mean_training_nfe": metrics["nfe_forward"],
+        "training_nfe_at": nfe_over_training(nfe),
+        "history": metrics["history"],
+        "training_nfe": nfe,
+    }
+    print(
+        f"λ_K={weights[0]:g} λ_J={weights[1]:g}: NLL {result['test_nll']:.4f}  "
+        f"NFE/solve {result['nfe_per_solve']:.1f}  sample NFE {result['nfe_sample']}  "
+        f"training {result['train_seconds']:.0f} s",
+        flush=True,
+    )
+    return result
+
+
+def compare(baseline: dict[str, Any], regularised: dict[str, Any]) -> dict[str, Any]:
+    """The NFE ratios and NLL difference of one regularised flow against the baseline."""
+    ratio = baseline["nfe_per_solve"] / regularised["nfe_per_solve"]
+    increase = regularised["test_nll"] - baseline["test_nll"]
+    return {
+        "lambda_kinetic": regularised["lambda_kinetic"],
+        "lambda_jacobian": regularised["lambda_jacobian"],
+        "nfe_ratio_log_prob": ratio,
+        "nfe_ratio_sample": baseline["nfe_sample"] / regularised["nfe_sample"],
+        "nll_increase": increase,
+        "train_time_ratio": baseline["train_seconds"] / regularised["train_seconds"],
+        "meets_criterion": ratio >= MIN_NFE_RATIO and increase <= MAX_NLL_INCREASE,
+    }
+
+
+def environment() -> dict[str, Any]:
+    cpuinfo = Path("/proc/cpuinfo")
+    models = [
+        line.split(":", 1)[1].strip()
+        for line in (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
+        if line.startswith("model name")
+    ]
+    return {
+        "cpu": models[0] if models else platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": str(torch.__version__),
+    }
+
+
+def print_table(results: dict[str, Any]) -> None:
+    print(f"\n{'λ_K':>6} {'λ_J':>6} {'NLL':>8} {'NFE/solve':>9} {'sample':>7} {'train s':>8}")
+    for run in results["runs"]:
+        print(
+            f"{run['lambda_kinetic']:6g} {run['lambda_jacobian']:6g} {run['test_nll']:8.4f} "
+            f"{run['nfe_per_solve']:9.1f} {run['nfe_sample']:7d} {run['train_seconds']:8.0f}"
+        )
+    for row in results["comparisons"]:
+        print(
+            f"λ_K={row['lambda_kinetic']:g} λ_J={row['lambda_jacobian']:g}: "
+            f"{row['nfe_ratio_log_prob']:.2f}× fewer NFE per solve, "
+            f"NLL {row['nll_increase']:+.4f} nats; criterion met: {row['meets_criterion']}"
+        )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--data", choices=toy.NAMES, default="checkerboard")
+    parser.add_argument(
+        "--weights",
+        type=parse_weights,
+        nargs="+",
+        default=[(0.01, 0.01)],
+        help="penalty weights to try: λ (λ_K = λ_J = λ) or λ_K,λ_J; the unregularised "
+        "baseline always runs first",
+    )
+    parser.add_argument("--iters", type=int, default=1000, help="training iterations of each")
+    parser.add_argument("--lr", type=float, default=3e-3, help="Adam's initial lr (cosine decay)")
+    parser.add_argument("--train-tol", type=float, default=1e-5, help="dopri5 atol = rtol")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="a smoke test of under a minute")
+    parser.add_argument("--keep", action="store_true", help="reuse runs in --out, same settings")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="results file (default benchmarks/results/regularization.json; with --quick, "
+        "regularization_quick.json in the temporary folder)",
+    )
+    parser.add_argument("--runs", type=Path, default=None, help="run folders (default: a tmp)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    iters = 10 if args.quick else args.iters
+    test_size = 1000 if args.quick else 10_000
+    config = TrainConfig(
+        iters=iters,
+        batch_size=512,
+        lr=args.lr,
+        schedule="cosine",
+        seed=args.seed,
+        eval_every=max(iters // 4, 1),
+        checkpoint_every=iters,
+        eval_atol=EVAL_TOL,
+        eval_rtol=EVAL_TOL,
+    )
+    out = args.out or (
+        Path(tempfile.gettempdir()) / "regularization_quick.json"
+        if args.quick
+        else ROOT / "benchmarks" / "results" / "regularization.json"
+    )
+    settings = {
+        "data": args.data,
+        "network": {**NETWORK, "atol": args.train_tol, "rtol": args.train_tol},
+        "train_config": asdict(config),
+        "test_size": test_size,
+    }
+    kept: dict[Weights, dict[str, Any]] = {}
+    if args.keep and out.exists():
+        previous = json.loads(out.read_text())
+        if {key: previous.get(key) for key in settings} == settings:
+            kept = {(r["lambda_kinetic"], r["lambda_jacobian"]): r for r in previous["runs"]}
+    results: dict[str, Any] = {
+        "command": " ".join(["python", *sys.argv]),
+        **settings,
+        "true_entropy": toy.entropy(args.data) if args.data in toy.HAS_LOG_PROB else None,
+        "environment": environment(),
+        "runs": [],
+        "comparisons": [],
+    }
+    test = toy.sample(args.data, test_size, seed=TEST_SEED)
+    weights = list(dict.fromkeys([(0.0, 0.0), *kept, *args.weights]))
+    with tempfile.TemporaryDirectory() as scratch:
+        runs = args.runs or Path(scratch)
+        for pair in weights:
+            run = kept.get(pair) or run_one(args.data, pair, config, args.train_tol, runs, test)
+            results["runs"].append(run)
+            baseline = results["runs"][0]
+            results["comparisons"] = [compare(baseline, r) for r in results["runs"][1:]]
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(results, indent=1) + "\n")
+    print_table(results)
+
+
+if __name__ == "__main__":
+    main()
