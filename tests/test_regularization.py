@@ -51,7 +51,7 @@ def test_training_loss_adds_the_weighted_penalties():
     x = torch.randn(8, 2, dtype=torch.float64)
     torch.manual_seed(1)
     loss, parts = flow.training_loss(x)
-    assert float(loss) == pytest.approx(
+    assert loss.item() == pytest.approx(
         parts["nll"] + 0.1 * parts["kinetic"] + 0.2 * parts["jacobian"]
     )
     loss.backward()
