@@ -1,5 +1,6 @@
-"""Data sets: the 2-D toy densities and the tabular benchmarks (plus an embedded default)."""
+"""Data sets: the 2-D toy densities, the tabular benchmarks and the image sets (each with an
+embedded default)."""
 
-from . import tabular, toy
+from . import images, tabular, toy
 
-__all__ = ["tabular", "toy"]
+__all__ = ["images", "tabular", "toy"]
