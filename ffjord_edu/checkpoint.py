@@ -74,7 +74,7 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return payload
 
 
-def load(path: str | Path, map_location: str | torch.device = "cpu") -> CNF:
+def load(path: str | Path, map_location: str | torch.device = "cpu") -> torch.nn.Module:
     """The trained flow in ``path``: a checkpoint file, or a training run's folder.
 
     For example ``load("runs/8gaussians")`` after
@@ -84,6 +84,12 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> CNF:
     if path.is_dir():
         path = path / "checkpoint.pt"
     payload = read_checkpoint(path, map_location)
-    flow = CNF.from_config(payload["model_config"])
+    config = payload["model_config"]
+    if config.get("model") == "multiscale":  # an image model; imported only when needed
+        from .models.multiscale import MultiscaleCNF
+
+        flow = MultiscaleCNF.from_config(config)
+    else:
+        flow = CNF.from_config(config)
     flow.load_state_dict(payload["model_state"])
     return flow.eval()
