@@ -10,7 +10,7 @@ TEST_ENV := FFJORD_EDU_FAST=1 FFJORD_EDU_STRICT_CHECKS=1 OMP_NUM_THREADS=1 MKL_N
 	PYTHONHASHSEED=0 TQDM_DISABLE=1 \
 	MPLBACKEND=Agg PYDEVD_DISABLE_FILE_VALIDATION=1
 
-.PHONY: install lab test lint format clean
+.PHONY: install lab test lint format clean student
 
 install: $(STAMP)
 
@@ -32,6 +32,10 @@ lint: $(STAMP)
 test: lint
 	$(TEST_ENV) $(BIN)/python -m pytest ffjord_edu tests notebooks \
 		--nbval-lax --nbval-current-env --durations=15
+
+# The student editions: solutions stubbed, outputs cleared, checks kept (build/student/).
+student: $(STAMP)
+	$(BIN)/python scripts/make_student.py --out build/student
 
 format: $(STAMP)
 	$(BIN)/ruff format .
