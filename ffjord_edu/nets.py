@@ -37,7 +37,8 @@ class ConcatLinear(nn.Module):
         self.linear = nn.Linear(dim_in + 1, dim_out)
 
     def forward(self, t: Tensor, z: Tensor) -> Tensor:
-        return self.linear(torch.cat([z, t.expand(z.shape[0], 1)], dim=1))
+        t = t.reshape(-1, 1).to(z.dtype).expand(z.shape[0], 1)
+        return self.linear(torch.cat([z, t], dim=1))
 
 
 class ConcatSquashLinear(nn.Module):
@@ -54,7 +55,7 @@ class ConcatSquashLinear(nn.Module):
         self.shift = nn.Linear(1, dim_out, bias=False)
 
     def forward(self, t: Tensor, z: Tensor) -> Tensor:
-        t = t.reshape(1, 1).to(z.dtype)
+        t = t.reshape(-1, 1).to(z.dtype)  # one time for the batch, or one per row (flow matching)
         return self.linear(z) * torch.sigmoid(self.gate(t)) + self.shift(t)
 
 
