@@ -1,4 +1,4 @@
-"""Command line: ``python -m ffjord_edu train {toy,tabular} …`` (the loop the notebooks use)."""
+"""Command line: ``python -m ffjord_edu train {toy,tabular,vae} …`` (the loop the notebooks use)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from . import distributed
 from .datasets import tabular, toy
+from .flow_matching import OBJECTIVES
 from .recipes import tabular_recipe
 from .solvers import METHODS
 from .trace import ESTIMATORS, NOISES
@@ -68,6 +69,12 @@ def parser() -> argparse.ArgumentParser:
     toy_parser = kinds.add_parser("toy", help="a 2-D toy density")
     toy_parser.add_argument("--data", required=True, choices=toy.NAMES)
     toy_parser.add_argument("--eval-samples", type=int, default=10_000)
+    toy_parser.add_argument(
+        "--objective",
+        choices=tuple(OBJECTIVES),
+        default="mle",
+        help="maximum likelihood (FFJORD) or flow matching, independent or OT coupling",
+    )
     _add_common(toy_parser, defaults=True)
     tabular_parser = kinds.add_parser(
         "tabular", help="a tabular benchmark (validation-based early stopping)"
@@ -76,6 +83,27 @@ def parser() -> argparse.ArgumentParser:
     tabular_parser.add_argument("--root", default=None, help="folder of the MAF data release")
     tabular_parser.add_argument("--preset", choices=("laptop", "paper"), default="laptop")
     _add_common(tabular_parser, defaults=False)
+    images_parser = kinds.add_parser(
+        "images", help="a multiscale CNF on digits (embedded), MNIST or CIFAR-10, in bits/dim"
+    )
+    images_parser.add_argument("--data", choices=("digits", "mnist", "cifar10"), default="digits")
+    images_parser.add_argument("--root", default=None, help="folder of the MNIST/CIFAR-10 files")
+    images_parser.add_argument("--preset", choices=("digits", "mnist", "cifar10"), default=None)
+    images_parser.add_argument("--scales", type=int, default=None)
+    images_parser.add_argument("--layer", choices=("concatsquash", "concat", "ignore"))
+    images_parser.add_argument("--eval-trace", choices=ESTIMATORS, default=None)
+    _add_common(images_parser, defaults=False)
+    vae_parser = kinds.add_parser(
+        "vae", help="a VAE on binarised images with a gaussian, planar or ffjord posterior"
+    )
+    vae_parser.add_argument("--posterior", required=True, choices=("gaussian", "planar", "ffjord"))
+    vae_parser.add_argument("--data", choices=("digits", "mnist"), default="digits")
+    vae_parser.add_argument("--root", default=None, help="folder of the MNIST idx files")
+    vae_parser.add_argument("--latent-dim", type=int, default=None)
+    vae_parser.add_argument("--flow-steps", type=int, default=None, help="planar maps / RK4 steps")
+    vae_parser.add_argument("--ode-hidden", type=_widths, default=None)
+    vae_parser.add_argument("--iwae-samples", type=int, default=500, help="for the test bound")
+    _add_common(vae_parser, defaults=False)
     return main_parser
 
 
@@ -103,7 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = parser().parse_args(argv)
     distributed.setup_from_environment()  # under torchrun: one process per GPU (or CPU share)
-    if args.kind == "toy":
+    if args.kind == "vae":
+        metrics = _train_vae(args)
+    elif args.kind == "images":
+        metrics = _train_images(args)
+    elif args.kind == "toy":
         config = TrainConfig(
             iters=args.iters,
             batch_size=args.batch_size,
@@ -112,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             eval_every=args.eval_every,
             checkpoint_every=args.eval_every,
+            objective=args.objective,
         )
         model_options = {name: getattr(args, name) for name in MODEL_OPTIONS}
         _, metrics = train_toy(
@@ -130,6 +163,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     if distributed.is_main():
         print(json.dumps(summary, indent=2))
     return 0
+
+
+def _train_vae(args: argparse.Namespace) -> dict[str, Any]:
+    """``train vae``: the recipe of `ffjord_edu.models.vae.vae_recipe`, then the test bounds."""
+    from .datasets import images
+    from .models.vae import binary_vectors, evaluate_vae, train_vae, vae_recipe
+
+    unsupported = [
+        f"--{n}" for n in ("adjoint", "blocks", "kinetic", "jacobian") if _chosen(args, [n])
+    ]
+    if unsupported:
+        raise SystemExit(f"train vae does not take {', '.join(unsupported)}")
+    data = images.load(args.data, args.root)
+    recipe, model_options = vae_recipe(args.posterior, args.data)
+    overrides = _chosen(args, ("iters", "batch_size", "lr", "schedule", "seed"))
+    if args.eval_every is not None:
+        overrides.update(eval_every=args.eval_every, checkpoint_every=args.eval_every)
+    config = replace(recipe, **overrides)
+    names = ("hidden", "trace", "noise", "method", "step_size", "atol", "rtol")
+    model_options.update(_chosen(args, (*names, "latent_dim", "flow_steps", "ode_hidden")))
+    model, metrics = train_vae(data, config, args.out, model_options, args.resume)
+    test = evaluate_vae(
+        model, binary_vectors(data.test, data.levels), iwae_samples=args.iwae_samples
+    )
+    return {**metrics, **{f"test_{name}": value for name, value in test.items()}}
+
+
+def _train_images(args: argparse.Namespace) -> dict[str, Any]:
+    """``train images``: a preset of `ffjord_edu.image_training` (the data's own by default)."""
+    from .datasets import images
+    from .image_training import image_recipe, train_images
+
+    recipe = image_recipe(args.preset or args.data)
+    data = images.load(args.data, args.root)
+    overrides = _chosen(args, ("iters", "batch_size", "lr", "schedule", "seed"))
+    if args.eval_every is not None:
+        overrides.update(eval_every=args.eval_every, checkpoint_every=args.eval_every)
+    config = replace(recipe.config, **overrides)
+    model_options = {**recipe.model, **_chosen(args, (*MODEL_OPTIONS, "scales", "layer"))}
+    _, metrics = train_images(
+        data, config, args.out, model_options, args.resume, args.eval_trace or recipe.eval_trace
+    )
+    return metrics
 
 
 if __name__ == "__main__":
