@@ -5,13 +5,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from torch import nn
+
 from .checkpoint import load
-from .cnf import CNF
 
 __all__ = ["MAKERS", "available", "load_pretrained", "pretrained_root"]
 
 # The command that (re)makes the files of each family, exactly as data/README.md lists it.
-MAKERS: dict[str, str] = {"toy": "python scripts/train_pretrained.py --only {name}"}
+MAKERS: dict[str, str] = {
+    "toy": "python scripts/train_pretrained.py --only {name}",
+    "vae": "python scripts/train_vae.py --only {name}",
+    "images": "python scripts/train_pretrained_{name}.py",
+}
 
 
 def pretrained_root() -> Path:
@@ -26,8 +31,9 @@ def available() -> list[str]:
     return sorted(str(p.relative_to(root).with_suffix("")) for p in root.glob("*/*.pt"))
 
 
-def load_pretrained(name: str) -> CNF:
-    """The pretrained flow ``name`` (``"family/model"``, e.g. ``"toy/checkerboard"``), in eval mode.
+def load_pretrained(name: str) -> nn.Module:
+    """The pretrained model ``name`` (``"family/model"``, e.g. ``"toy/checkerboard"``), in eval
+    mode: a `CNF`, or a `ffjord_edu.models.vae.VAE` for the ``vae`` family (``"vae/ffjord"``).
 
     A missing file raises `FileNotFoundError` naming the command that makes it.
     """
@@ -44,4 +50,8 @@ def load_pretrained(name: str) -> CNF:
             f"no pretrained model '{name}' at {path}. Make it with: "
             f"{MAKERS[family].format(name=model)}   (shipped models: {have})"
         )
+    if family == "vae":
+        from .models.vae import load_vae  # imported late: models import the training loop
+
+        return load_vae(path)
     return load(path)
