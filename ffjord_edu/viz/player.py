@@ -50,8 +50,10 @@ class FramePlayer:
         labels: one caption per frame (e.g. ``"t = 0.50"``).
         interval_ms: time between frames when playing.
 
-    The play button and the slider are linked in the browser (``jslink``); the image follows
-    the slider through a Python callback that only swaps bytes.
+    Every frame is sent to the browser once, as one image in a ``Stack``; the play button, the
+    slider, the shown image and its caption are all linked in the browser (``jslink``), so
+    scrubbing needs no kernel: it also works in a static HTML page made from saved widget state.
+    A Python callback keeps the kernel's copy of the shown frame in step.
     """
 
     def __init__(
@@ -68,19 +70,37 @@ class FramePlayer:
         self.frames = list(frames)
         self.labels = list(labels) if labels is not None else [str(i) for i in range(len(frames))]
         last = len(self.frames) - 1
-        self.image = widgets.Image(value=self.frames[0], format="png")
         self.slider = widgets.IntSlider(
             value=0, min=0, max=last, description=description, readout=False, continuous_update=True
         )
         self.play = widgets.Play(value=0, min=0, max=last, interval=interval_ms)
-        self.label = widgets.Label(self.labels[0])
+        self.images = widgets.Stack(
+            [widgets.Image(value=frame, format="png") for frame in self.frames], selected_index=0
+        )
+        self.captions = widgets.Stack(
+            [widgets.Label(text) for text in self.labels], selected_index=0
+        )
         widgets.jslink((self.play, "value"), (self.slider, "value"))
-        self.slider.observe(self._show, names="value")
-        self.widget = widgets.VBox([widgets.HBox([self.play, self.slider, self.label]), self.image])
+        for stack in (self.images, self.captions):
+            widgets.jslink((self.slider, "value"), (stack, "selected_index"))
+        self.slider.observe(self._follow, names="value")
+        self.widget = widgets.VBox(
+            [widgets.HBox([self.play, self.slider, self.captions]), self.images]
+        )
 
-    def _show(self, change: dict) -> None:
-        self.image.value = self.frames[change["new"]]
-        self.label.value = self.labels[change["new"]]
+    @property
+    def image(self) -> widgets.Image:
+        """The image widget of the frame on show."""
+        return self.images.children[self.images.selected_index]
+
+    @property
+    def label(self) -> widgets.Label:
+        """The caption widget of the frame on show."""
+        return self.captions.children[self.captions.selected_index]
+
+    def _follow(self, change: dict) -> None:
+        # jslink moves the stacks in the browser only; mirror it so the kernel agrees.
+        self.images.selected_index = self.captions.selected_index = change["new"]
 
     def _ipython_display_(self) -> None:
         display(self.widget)
