@@ -16,6 +16,8 @@ MAKERS: dict[str, str] = {
     "toy": "python scripts/train_pretrained.py --only {name}",
     "vae": "python scripts/train_vae.py --only {name}",
     "images": "python scripts/train_pretrained_{name}.py",
+    "flow_matching": "python scripts/train_flow_matching.py --only {name} --couplings independent",
+    "ot_flow_matching": "python scripts/train_flow_matching.py --only {name} --couplings ot",
 }
 
 
