@@ -196,6 +196,17 @@ def test_each_data_point_gets_its_own_flow():
     assert (moved - together).abs().max() > 1e-3
 
 
+@pytest.mark.parametrize("posterior", ["gaussian", "planar", "ffjord"])
+def test_every_parameter_and_every_amortised_weight_gets_a_gradient(posterior):
+    torch.set_default_dtype(torch.float32)
+    vae = VAE(hidden=(16,), posterior=posterior, ode_hidden=(8,), flow_steps=2)
+    vae.training_loss(binary_vectors(random_images(8), 17))[0].backward()
+    for name, parameter in vae.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+    if posterior == "ffjord":  # each output of the hyper layer (each U, V, c entry) learns
+        assert (vae.posterior.hyper.weight.grad.abs().sum(dim=1) > 0).all()
+
+
 def test_amortized_net_refuses_mismatched_weights():
     net = AmortizedODEnet(2, hidden=(8,))
     with pytest.raises(RuntimeError, match="condition"):

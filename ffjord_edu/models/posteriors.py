@@ -250,8 +250,10 @@ class FFJORDPosterior(GaussianPosterior):
         net = AmortizedODEnet(latent_dim, hidden, rank)
         self.dynamics = AugmentedDynamics(net)
         self.hyper = nn.Linear(features, net.parameter_count)
-        # Start every data point's flow at the shared weights: small updates at first.
-        nn.init.zeros_(self.hyper.weight)
+        # Small per-data-point updates at first. Not zero: U V^T has zero gradient in U when V is
+        # zero and the other way round, so updates that start at zero would never learn.
+        with torch.no_grad():
+            self.hyper.weight.mul_(0.1)
         nn.init.zeros_(self.hyper.bias)
         self.settings = Settings(
             trace=trace, noise=noise, method=method, atol=atol, rtol=rtol, step_size=step_size

@@ -370,7 +370,7 @@ def train_vae(
     """
     torch.manual_seed(config.seed)
     train_rows = binary_vectors(data.train, data.levels)
-    options = {"data_dim": train_rows.shape[1], **(model_options or {})}
+    options = {**(model_options or {}), "data_dim": train_rows.shape[1]}  # the data decides
     model = VAE(**options).to(device())
     validation = binary_vectors(data.validation, data.levels).to(device())
 
