@@ -1,4 +1,4 @@
-"""Command line: ``python -m ffjord_edu train {toy,tabular,vae} …`` (the loop the notebooks use)."""
+"""Command line: ``python -m ffjord_edu train {toy,tabular,vae,images} …`` (the loop the notebooks use)."""
 
 from __future__ import annotations
 
