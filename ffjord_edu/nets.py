@@ -82,6 +82,9 @@ class ODEnet(nn.Module):
         activation: the nonlinearity between layers, one of `ACTIVATIONS`; smooth ones
             (tanh, softplus) keep the ODE smooth, which adaptive solvers reward with fewer steps.
 
+    The time ``t`` is a 0-d tensor (one time for the whole batch, as in an ODE solve) or has
+    shape ``(B,)``, one time per row (as in flow matching, `ffjord_edu.flow_matching`).
+
     Example:
         >>> net = ODEnet(2, hidden=(16, 16))
         >>> net(torch.tensor(0.5), torch.zeros(5, 2)).shape
