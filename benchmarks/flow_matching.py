@@ -1,0 +1,414 @@
+"""Maximum likelihood (FFJORD) vs flow matching on the same network and density, side by side.
+
+Three objectives train the same `CNF` (3 hidden layers of 64, concat-squash, tanh) on
+8gaussians through the shared loop `ffjord_edu.train.train`, with the batches and seeds of
+`ffjord_edu.train.train_toy`:
+
+- ``mle``: the recipe of the shipped model (`ffjord_edu.recipes.toy_recipe`): fixed-step RK4
+  with 4 steps, exact trace, Adam at 5e-3 with a cosine schedule, 1500 iterations;
+- ``fm`` / ``ot-fm``: conditional flow matching with independent or mini-batch OT coupling
+  (`ffjord_edu.recipes.flow_matching_toy_recipe`): Adam at 2e-3 with a cosine schedule, 5000
+  iterations. No ODE is solved in training.
+
+The three runs take turns on the machine: each runs in its own thread and hands a baton to the
+next after about ``--turn`` seconds of training, so a busy stretch of the shared machine hits
+all of them alike. Time is taken from inside the loop's per-step callback, as wall seconds and
+as the thread's CPU seconds; evaluations never count as training. The test NLL is measured on
+10,000 samples (seed 2147483647) with the exact trace and dopri5 at atol = rtol = 1e-5
+(`ffjord_edu.train.evaluate_nll`), at the iterations of `eval_iterations`.
+
+After training, each model is measured as a sampler, from 2,000 fixed base samples:
+- reference: dopri5 at atol = rtol = 1e-7;
+- error of fixed-step Euler and RK4 with n steps: mean distance to the reference; the NFE
+  needed to get within ``ERROR_TARGETS`` of it;
+- dopri5's NFE at atol = rtol = 1e-5 (sampling direction, no divergence);
+- straightness: the mean excess path length (`ffjord_edu.flow_matching.excess_path_length`,
+  0 for straight lines) of the dopri5 trajectory at 101 times, and Liu et al.'s
+  :math:`\\int_0^1 E\\|v(t, z_t) - (z_1 - z_0)\\|^2 dt` along the model's own paths.
+
+Usage (from the repository root, ~25 minutes on a loaded 2-core machine for two seeds)::
+
+    TQDM_DISABLE=1 .venv/bin/python benchmarks/flow_matching.py --seeds 0 1
+    TQDM_DISABLE=1 .venv/bin/python benchmarks/flow_matching.py --quick --out /tmp/fm.json
+
+It writes ``benchmarks/results/flow_matching.json`` (rewritten after each part); copy it to
+``data/flow_matching/benchmark.json`` for notebook 10.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ffjord_edu.cnf import CNF
+from ffjord_edu.datasets import toy
+from ffjord_edu.flow_matching import (
+    OBJECTIVES as OBJECTIVE_COUPLINGS,
+)
+from ffjord_edu.flow_matching import (
+    excess_path_length,
+    target_velocity,
+    velocity,
+)
+from ffjord_edu.recipes import Recipe, flow_matching_toy_recipe, shortened, toy_recipe
+from ffjord_edu.runtime import seed_everything
+from ffjord_edu.train import TrainConfig, evaluate_nll, train
+
+DATA = "8gaussians"
+OBJECTIVES = ("mle", "fm", "ot-fm")
+TEST_SEED = 2_147_483_647
+EULER_STEPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+RK4_STEPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+ERROR_TARGETS = (0.1, 0.05, 0.02, 0.01, 0.005)
+GAP_TARGETS = (0.3, 0.2, 0.1, 0.05, 0.03, 0.02)
+
+
+def recipe(objective: str, seed: int, quick: bool) -> Recipe:
+    """The shipped MLE recipe, or the flow matching recipe with the objective's coupling."""
+    if objective == "mle":
+        chosen = toy_recipe(DATA, seed)
+    else:
+        chosen = flow_matching_toy_recipe(DATA, seed, OBJECTIVE_COUPLINGS[objective])
+    if quick:
+        chosen = shortened(chosen, 30 if objective == "mle" else 200)
+    return chosen
+
+
+def eval_iterations(objective: str, iters: int) -> list[int]:
+    """Where to measure the test NLL: densely where it changes fast."""
+    if objective == "mle":
+        points = [*range(50, 301, 50), *range(400, iters + 1, 100)]
+    else:
+        points = [*range(100, 1001, 100), *range(1500, iters + 1, 500)]
+    return sorted({p for p in points if p <= iters} | {iters})
+
+
+class Baton:
+    """Lets one training thread run at a time, in turns of about ``turn`` seconds."""
+
+    def __init__(self, names: list[str], turn: float) -> None:
+        self.order, self.turn = names, turn
+        self.holder, self.finished = names[0], set()
+        self.condition = threading.Condition()
+
+    def wait(self, name: str) -> None:
+        with self.condition:
+            self.condition.wait_for(lambda: self.holder == name)
+
+    def take_turns(self, name: str) -> None:
+        """Hand the baton on and wait until it comes back."""
+        self._pass(name)
+        self.wait(name)
+
+    def done(self, name: str) -> None:
+        with self.condition:
+            self.finished.add(name)
+        self._pass(name)
+
+    def _pass(self, name: str) -> None:
+        with self.condition:
+            live = [n for n in self.order if n not in self.finished or n == name]
+            following = live[(live.index(name) + 1) % len(live)]
+            self.holder = following if following not in self.finished else name
+            self.condition.notify_all()
+
+
+def run_training(
+    objective: str, seed: int, quick: bool, baton: Baton, folder: Path, out: dict[str, Any]
+) -> None:
+    """Train one model in this thread; always hand the baton on at the end, even on errors."""
+    baton.wait(objective)
+    try:
+        _train_timed(objective, seed, quick, baton, folder, out)
+    finally:
+        baton.done(objective)
+
+
+def _train_timed(
+    objective: str, seed: int, quick: bool, baton: Baton, folder: Path, out: dict[str, Any]
+) -> None:
+    """Train one model, timing each step from the loop's callback."""
+    chosen = recipe(objective, seed, quick)
+    config: TrainConfig = replace(chosen.config, eval_every=10**9, checkpoint_every=10**9)
+    torch.manual_seed(config.seed)  # as train_toy does
+    model = CNF(2, **chosen.model)
+    test = toy.sample(DATA, 10_000, seed=TEST_SEED)
+    evaluations = set(eval_iterations(objective, config.iters))
+    clock = {"wall": 0.0, "cpu": 0.0, "turn": 0.0, "last": None}
+    history: list[dict[str, float]] = []
+    loads: list[float] = []
+
+    def next_batch(iteration: int) -> torch.Tensor:
+        return toy.sample(DATA, config.batch_size, seed=seed * 1_000_003 + iteration)
+
+    def mark() -> None:
+        clock["last"] = (time.perf_counter(), time.thread_time())
+
+    def callback(iteration: int, record: dict[str, float]) -> None:
+        wall, cpu = time.perf_counter(), time.thread_time()
+        clock["wall"] += wall - clock["last"][0]
+        clock["cpu"] += cpu - clock["last"][1]
+        clock["turn"] += wall - clock["last"][0]
+        if iteration + 1 in evaluations:
+            nll = evaluate_nll(model, test)
+            history.append(
+                {
+                    "iteration": iteration + 1,
+                    "train_wall": clock["wall"],
+                    "train_cpu": clock["cpu"],
+                    "test_nll": nll,
+                    "loss": record["loss"],
+                }
+            )
+            loads.append(os.getloadavg()[0])
+            print(f"  {objective:6s} it {iteration + 1:5d}  NLL {nll:.4f}", flush=True)
+        if clock["turn"] >= baton.turn:
+            clock["turn"] = 0.0
+            baton.take_turns(objective)
+        mark()
+
+    mark()
+    # The loop's own end-of-run evaluation is a no-op: the callback measures everything.
+    train(model, next_batch, config, folder / objective, lambda m: {}, callback=callback)
+    out[objective] = {
+        "model": model,
+        "config": asdict(config),
+        "model_options": {
+            k: list(v) if isinstance(v, tuple) else v for k, v in chosen.model.items()
+        },
+        "history": history,
+        "train_wall": clock["wall"],
+        "train_cpu": clock["cpu"],
+        "load_average": [min(loads), max(loads)] if loads else None,
+    }
+
+
+def first_time(history: list[dict[str, float]], threshold: float, key: str) -> float | None:
+    """Training seconds at the first evaluation with test NLL at most ``threshold``."""
+    return next((h[key] for h in history if h["test_nll"] <= threshold), None)
+
+
+@torch.no_grad()
+def sampler_metrics(model: CNF, quick: bool) -> dict[str, Any]:
+    """Fixed-step error vs NFE, dopri5 NFE, and straightness of the sampling paths."""
+    z0 = torch.randn(500 if quick else 2000, 2, generator=torch.Generator().manual_seed(1))
+    with model.using(method="dopri5", atol=1e-7, rtol=1e-7):
+        reference = model.inverse(z0)
+        path = model.trajectory(z0, torch.linspace(0, 1, 101).tolist())
+    with model.using(method="dopri5", atol=1e-5, rtol=1e-5):
+        model.inverse(z0)
+        dopri_nfe = model.nfe["forward"]
+    errors: dict[str, list[list[float]]] = {}
+    for method, steps_list, per_step in (("euler", EULER_STEPS, 1), ("rk4", RK4_STEPS, 4)):
+        rows = []
+        for steps in steps_list:
+            with model.using(method=method, step_size=1 / steps, backend="edu"):
+                error = (model.inverse(z0) - reference).norm(dim=1).mean()
+            rows.append([steps * per_step, float(error)])
+        errors[method] = rows
+    needed = {
+        method: {
+            str(target): next((nfe for nfe, e in rows if e <= target), None)
+            for target in ERROR_TARGETS
+        }
+        for method, rows in errors.items()
+    }
+    times = torch.linspace(0, 1, 101)
+    chord = target_velocity(path[0], path[-1])
+    gap = torch.stack(
+        [
+            (velocity(model, t.expand(len(z0)), z) - chord).pow(2).sum(1).mean()
+            for t, z in zip(times, path)
+        ]
+    )
+    return {
+        "dopri5_nfe_1e-5": dopri_nfe,
+        "error_vs_nfe": errors,
+        "nfe_for_error": needed,
+        "one_step_error": errors["euler"][0][1],
+        "excess_path_length": float(excess_path_length(path)),
+        "straightness_gap": float(torch.trapezoid(gap, times)),
+    }
+
+
+def summarise(runs: dict[str, dict[str, Any]], entropy: float) -> dict[str, Any]:
+    """Per seed: times to targets, ratios, and the sampler metrics."""
+    mle_best = min(h["test_nll"] for h in runs["mle"]["history"])
+    # MLE "reaches its final NLL" at its first evaluation within 0.01 nats of its best.
+    summary: dict[str, Any] = {"mle_best_nll": mle_best}
+    for objective, run in runs.items():
+        history = run["history"]
+        row = {
+            "final_test_nll": history[-1]["test_nll"],
+            "best_test_nll": min(h["test_nll"] for h in history),
+            "train_wall": run["train_wall"],
+            "train_cpu": run["train_cpu"],
+            "seconds_per_iter_cpu": run["train_cpu"] / run["config"]["iters"],
+            "to_mle_nll_plus_0.1": {
+                k: first_time(history, mle_best + 0.1, k) for k in ("train_wall", "train_cpu")
+            },
+            "to_gap": {
+                str(g): {
+                    k: first_time(history, entropy + g, k) for k in ("train_wall", "train_cpu")
+                }
+                for g in GAP_TARGETS
+            },
+            **run["sampler"],
+        }
+        if objective == "mle":
+            row["to_own_best"] = {
+                k: first_time(history, mle_best + 0.01, k) for k in ("train_wall", "train_cpu")
+            }
+        summary[objective] = row
+    for objective in ("fm", "ot-fm"):
+        ratios = {}
+        for key in ("train_wall", "train_cpu"):
+            fm_time = summary[objective]["to_mle_nll_plus_0.1"][key]
+            ratios[key] = summary["mle"]["to_own_best"][key] / fm_time if fm_time else None
+        summary[objective]["speedup_to_mle_nll"] = ratios
+    return summary
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor()
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        names = [line for line in lines if "model name" in line]
+        cpu = names[0].split(":", 1)[1].strip() if names else cpu
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "threads": 1,
+        "python": platform.python_version(),
+        "torch": str(torch.__version__),
+        "commit": commit,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--turn", type=float, default=2.0, help="seconds of training per turn")
+    parser.add_argument("--quick", action="store_true", help="smoke test, under a minute")
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "results" / "flow_matching.json"
+    )
+    args = parser.parse_args()
+    seed_everything(0, threads=1)
+    entropy = toy.entropy(DATA)
+    results: dict[str, Any] = {
+        "protocol": __doc__,
+        "command": " ".join(["python", *sys.argv]),
+        "machine": machine(),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "true_entropy": entropy,
+        "seeds": {},
+    }
+    for seed in args.seeds:
+        # Alternate who goes first from seed to seed.
+        order = list(OBJECTIVES) if seed % 2 == 0 else list(reversed(OBJECTIVES))
+        print(f"seed {seed}: turns in the order {order}", flush=True)
+        baton, runs = Baton(order, args.turn), {}
+        with tempfile.TemporaryDirectory() as folder:
+            threads = [
+                threading.Thread(
+                    target=run_training, args=(o, seed, args.quick, baton, Path(folder), runs)
+                )
+                for o in order
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        for objective in OBJECTIVES:
+            runs[objective]["sampler"] = sampler_metrics(runs[objective].pop("model"), args.quick)
+        results["seeds"][str(seed)] = {"runs": runs, "summary": summarise(runs, entropy)}
+        results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1))
+        print(json.dumps(results["seeds"][str(seed)]["summary"], indent=1), flush=True)
+    results["table"] = table(results)
+    args.out.write_text(json.dumps(results, indent=1))
+    print(results["table"])
+
+
+def _mean(values: list[float | None]) -> float | None:
+    return None if any(v is None for v in values) else statistics.fmean(values)
+
+
+def table(results: dict[str, Any]) -> str:
+    """The markdown table of the means over seeds (numbers of every seed are in the JSON)."""
+    summaries = [s["summary"] for s in results["seeds"].values()]
+
+    def mean(objective: str, *path: str) -> float | None:
+        values = []
+        for summary in summaries:
+            value: Any = summary[objective]
+            for key in path:
+                value = value[key]
+            values.append(value)
+        return _mean(values)
+
+    def show(value: float | None, digits: int) -> str:
+        return "—" if value is None else f"{value:.{digits}f}"
+
+    lines = [
+        "| | MLE (FFJORD) | FM | OT-FM |",
+        "|---|---:|---:|---:|",
+    ]
+    rows = [
+        ("test NLL at the end (nats)", ("final_test_nll",), 3),
+        ("CPU s per iteration", ("seconds_per_iter_cpu",), 4),
+        ("training CPU s in all", ("train_cpu",), 0),
+        ("CPU s to MLE's best NLL + 0.1", ("to_mle_nll_plus_0.1", "train_cpu"), 1),
+        ("wall s to MLE's best NLL + 0.1", ("to_mle_nll_plus_0.1", "train_wall"), 1),
+        ("CPU s to entropy + 0.05", ("to_gap", "0.05", "train_cpu"), 1),
+        ("CPU s to entropy + 0.03", ("to_gap", "0.03", "train_cpu"), 1),
+        ("dopri5 NFE at 1e-5 (sampling)", ("dopri5_nfe_1e-5",), 0),
+        ("Euler, 1 step: error", ("one_step_error",), 3),
+        ("Euler NFE for error ≤ 0.05", ("nfe_for_error", "euler", "0.05"), 0),
+        ("Euler NFE for error ≤ 0.01", ("nfe_for_error", "euler", "0.01"), 0),
+        ("RK4 NFE for error ≤ 0.005", ("nfe_for_error", "rk4", "0.005"), 0),
+        ("excess path length", ("excess_path_length",), 4),
+        ("straightness gap ∫E‖v − (z1 − z0)‖²", ("straightness_gap",), 4),
+    ]
+    for label, path, digits in rows:
+        cells = [show(mean(o, *path), digits) for o in OBJECTIVES]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    mle_own = [
+        show(_mean([s["mle"]["to_own_best"][k] for s in summaries]), 1)
+        for k in ("train_cpu", "train_wall")
+    ]
+    lines.append(f"| MLE CPU / wall s to its best NLL (± 0.01) | {mle_own[0]} / {mle_own[1]} | | |")
+    for key, label in (("train_cpu", "CPU"), ("train_wall", "wall")):
+        cells = [
+            show(_mean([s[o]["speedup_to_mle_nll"][key] for s in summaries]), 1)
+            for o in ("fm", "ot-fm")
+        ]
+        lines.append(f"| speed-up to MLE's NLL ± 0.1 ({label}) | 1 | {cells[0]}× | {cells[1]}× |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
