@@ -10,7 +10,7 @@ TEST_ENV := FFJORD_EDU_FAST=1 FFJORD_EDU_STRICT_CHECKS=1 OMP_NUM_THREADS=1 MKL_N
 	PYTHONHASHSEED=0 TQDM_DISABLE=1 \
 	MPLBACKEND=Agg PYDEVD_DISABLE_FILE_VALIDATION=1
 
-.PHONY: install lab test lint format clean student
+.PHONY: install lab test lint format clean student site
 
 install: $(STAMP)
 
@@ -36,6 +36,12 @@ test: lint
 # The student editions: solutions stubbed, outputs cleared, checks kept (build/student/).
 student: $(STAMP)
 	$(BIN)/python scripts/make_student.py --out build/student
+
+# The course as a static HTML book that works offline (build/site/index.html), then a check of
+# every page in headless Chromium with the network refused (skipped if Chromium is missing).
+site: $(STAMP)
+	$(BIN)/python scripts/build_site.py --out build/site
+	FFJORD_EDU_SITE=build/site $(BIN)/python -m pytest tests/browser/test_site.py -q -p no:cacheprovider
 
 format: $(STAMP)
 	$(BIN)/ruff format .
