@@ -31,7 +31,7 @@ lint: $(STAMP)
 
 test: lint
 	$(TEST_ENV) $(BIN)/python -m pytest ffjord_edu tests notebooks \
-		--nbval-lax --nbval-current-env --durations=15
+		--nbval-lax --nbval-current-env --durations=15 -rs
 
 # The student editions: solutions stubbed, outputs cleared, checks kept (build/student/).
 student: $(STAMP)
