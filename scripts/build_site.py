@@ -46,7 +46,6 @@ ENVIRONMENT = {
     "OMP_WAIT_POLICY": "PASSIVE",
     "PYTHONHASHSEED": "0",
     "TQDM_DISABLE": "1",
-    "MPLBACKEND": "Agg",
     "PYDEVD_DISABLE_FILE_VALIDATION": "1",
 }
 # Widgets a person operates; one that no jslink ties to anything needs the kernel to act.
@@ -71,6 +70,7 @@ class Page:
     widgets: int
     plots: int
     static_notes: int
+    error: str
 
 
 def title_of(notebook: nbformat.NotebookNode, fallback: str) -> str:
@@ -87,11 +87,16 @@ def wants_fast(notebook: nbformat.NotebookNode) -> bool:
     return bool(notebook.metadata.get("ffjord_edu", {}).get("book", {}).get("fast", False))
 
 
-def execute(path: Path, fast: bool, timeout: float) -> nbformat.NotebookNode:
-    """Run every cell in a fresh kernel (cwd: the notebook's folder), keeping widget state."""
+def execute(path: Path, fast: bool, timeout: float) -> tuple[nbformat.NotebookNode, str]:
+    """Run every cell in a fresh kernel (cwd: the notebook's folder), keeping widget state.
+
+    Returns the notebook as far as it ran and, if a cell raised, the error's last line.
+    """
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
 
     os.environ.update(ENVIRONMENT, FFJORD_EDU_FAST="1" if fast else "0")
+    os.environ.pop("MPLBACKEND", None)  # `make test` sets Agg; the page needs inline figures
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
         notebook,
@@ -100,22 +105,28 @@ def execute(path: Path, fast: bool, timeout: float) -> nbformat.NotebookNode:
         store_widget_state=True,
         resources={"metadata": {"path": str(path.parent)}},
     )
-    client.execute()
-    return notebook
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        return notebook, str(error).strip().splitlines()[-1]
+    return notebook, ""
 
 
-def run(path: Path, fast: bool, budget: float) -> tuple[nbformat.NotebookNode, bool, float]:
-    """Execute ``path`` in full mode within ``budget`` seconds per cell, else in fast mode."""
+def run(path: Path, fast: bool, budget: float) -> tuple[nbformat.NotebookNode, str, bool, float]:
+    """Execute ``path`` in full mode within ``budget`` seconds per cell, else in fast mode.
+
+    Returns the executed notebook, its error (empty when none), whether fast mode ran, seconds.
+    """
     from nbclient.exceptions import CellTimeoutError
 
     start = time.monotonic()
     fast = fast or wants_fast(nbformat.read(path, as_version=4))
     if not fast:
         try:
-            return execute(path, fast=False, timeout=budget), False, time.monotonic() - start
+            return *execute(path, fast=False, timeout=budget), False, time.monotonic() - start
         except CellTimeoutError:
             print(f"{path.name}: a cell ran past {budget:.0f} s in full mode; using fast mode")
-    return execute(path, fast=True, timeout=budget), True, time.monotonic() - start
+    return *execute(path, fast=True, timeout=budget), True, time.monotonic() - start
 
 
 def linked_models(state: dict) -> set[str]:
@@ -191,7 +202,7 @@ def render(notebook: nbformat.NotebookNode, book: dict) -> str:
 
 def build_page(path: Path, out: Path, fast: bool, budget: float) -> Page:
     """Execute one notebook and store it, prepared for a static page, in ``out/_executed``."""
-    notebook, fast, seconds = run(path, fast, budget)
+    notebook, error, fast, seconds = run(path, fast, budget)
     widgets, plots, notes = prepare(notebook, path.stem)
     nbformat.write(notebook, out / "_executed" / path.name)
     number = path.stem.split("_", 1)[0]
@@ -205,8 +216,10 @@ def build_page(path: Path, out: Path, fast: bool, budget: float) -> Page:
         widgets=widgets,
         plots=plots,
         static_notes=notes,
+        error=error,
     )
-    print(f"{path.name}: {'fast' if fast else 'full'} mode, {seconds:.0f} s", flush=True)
+    outcome = f"FAILED: {error}" if error else "ok"
+    print(f"{path.name}: {'fast' if fast else 'full'} mode, {seconds:.0f} s, {outcome}", flush=True)
     return page
 
 
@@ -248,6 +261,7 @@ def build(notebooks: list[Path], out: Path, fast: bool, budget: float, jobs: int
         book = {
             "static": "_static",
             "fast": page.fast,
+            "error": page.error,
             "plotly": page.plots > 0,
             "previous": asdict(pages[i - 1]) if i > 0 else None,
             "next": asdict(pages[i + 1]) if i + 1 < len(pages) else None,
@@ -272,6 +286,9 @@ def main(argv: list[str] | None = None) -> None:
     pages = build(notebooks, arguments.out, arguments.fast, arguments.budget, arguments.jobs)
     minutes = (time.monotonic() - start) / 60
     print(f"{len(pages)} pages in {minutes:.1f} min: {arguments.out / 'index.html'}")
+    failed = [page.notebook for page in pages if page.error]
+    if failed:
+        sys.exit(f"these notebooks raised (their pages show where): {', '.join(failed)}")
 
 
 if __name__ == "__main__":

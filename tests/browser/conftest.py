@@ -139,20 +139,26 @@ def wait_for(ready, timeout: float, what: str) -> None:
 def lab(chromium, tmp_path_factory) -> Iterator[Lab]:
     """One JupyterLab on 127.0.0.1 (free port, random token) serving copies of the notebooks.
 
-    Copies, because JupyterLab autosaves what it runs. The kernels run in fast mode.
+    Copies in ``build/browser/lab/notebooks/``, because JupyterLab autosaves what it runs; the
+    rest of the checkout is linked beside them, so ``../data/...`` reads what it reads in
+    ``notebooks/``. The kernels run in fast mode and draw matplotlib figures inline as a
+    student's do (`make test`'s ``MPLBACKEND=Agg`` is dropped).
     """
     root = BUILD / "lab"
     shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
+    (root / "notebooks").mkdir(parents=True)
+    for entry in ROOT.iterdir():
+        if entry.name not in ("notebooks", "build", ".git"):
+            (root / entry.name).symlink_to(entry)
     for notebook in interactive_notebooks():
-        shutil.copy(notebook, root / notebook.name)
+        shutil.copy(notebook, root / "notebooks" / notebook.name)
     settings = tmp_path_factory.mktemp("lab-settings")
     for name, value in LAB_SETTINGS.items():
         (settings / name).parent.mkdir(parents=True, exist_ok=True)
         (settings / name).write_text(json.dumps(value))
     port, token = free_port(), secrets.token_hex(16)
     environment = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "MPLBACKEND"},  # kernels draw inline
         "FFJORD_EDU_FAST": "1",
         "JUPYTERLAB_SETTINGS_DIR": str(settings),
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path_factory.mktemp("lab-workspaces")),
@@ -205,3 +211,56 @@ def shut_down(server: subprocess.Popen, lab: Lab) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+class NotebookRuns:
+    """Notebooks opened in JupyterLab and set running, one ahead of the test that checks them.
+
+    While a test checks notebook i, notebook i + 1 already runs in its own page and kernel, so
+    two cores are both busy. Pages left over are closed at the end.
+    """
+
+    def __init__(self, chromium, lab: Lab, order: list[Path]) -> None:
+        self.chromium, self.lab, self.order = chromium, lab, order
+        self.started: dict[Path, object] = {}
+
+    def page_for(self, notebook: Path):
+        """The page of ``notebook`` with its run-all sent; starts the next notebook too."""
+        page = self.started.pop(notebook, None) or self.start(notebook)
+        later = self.order[self.order.index(notebook) + 1 :] if notebook in self.order else []
+        if later and later[0] not in self.started:
+            self.started[later[0]] = self.start(later[0])
+        return page
+
+    def start(self, notebook: Path):
+        page = self.chromium.new_page()
+        page.goto(f"{self.lab.url}/lab/tree/notebooks/{notebook.name}?reset&token={self.lab.token}")
+        # The status bar's "Idle" (not the toolbar's) means the kernel is ready for run-all.
+        page.wait_for_function(
+            "() => (document.querySelector('#jp-main-statusbar') || {textContent: ''})"
+            ".textContent.includes('Idle')",
+            timeout=120_000,
+        )
+        page.evaluate("() => window.jupyterapp.shell.collapseLeft()")  # room for the notebook
+        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        page.wait_for_timeout(2000)  # let run-all queue every cell before anyone reads the state
+        return page
+
+    def close(self) -> None:
+        for page in self.started.values():
+            page.close()
+
+
+@pytest.fixture(scope="session")
+def notebook_runs(chromium, lab, request) -> Iterator[NotebookRuns]:
+    """Runs of the selected notebooks (after ``-k``), in the order the tests will check them."""
+    order = [
+        item.callspec.params["interactive_notebook"]
+        for item in request.session.items
+        if "interactive_notebook" in getattr(getattr(item, "callspec", None), "params", {})
+    ]
+    runs = NotebookRuns(chromium, lab, order)
+    try:
+        yield runs
+    finally:
+        runs.close()

@@ -58,28 +58,12 @@ SHOWN_IMAGES = """(k) => {
 }""".replace("%s", WITH_SLIDER)
 
 
-def open_notebook(chromium, lab, name: str):
-    page = chromium.new_page()
-    page.goto(f"{lab.url}/lab/tree/{name}?reset&token={lab.token}")
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell")
-    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")  # room for the notebook
-    # The status bar's "Idle" (not the toolbar's) means the kernel is ready for run-all.
-    page.wait_for_function(
-        "() => (document.querySelector('#jp-main-statusbar') || {textContent: ''})"
-        ".textContent.includes('Idle')",
-        timeout=120_000,
-    )
-    return page
-
-
-def test_widgets_and_figures_render_in_jupyterlab(chromium, lab, interactive_notebook, screenshots):
+def test_widgets_and_figures_render_in_jupyterlab(notebook_runs, interactive_notebook, screenshots):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     notebook = interactive_notebook
-    page = open_notebook(chromium, lab, notebook.name)
+    page = notebook_runs.page_for(notebook)
     try:
-        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-        page.wait_for_timeout(2000)  # let run-all queue every cell before reading the state
         page.wait_for_function(
             f"(m) => {{ const s = ({READ_NOTEBOOK})(m); return s.done || s.errors.length; }}",
             arg=MIMES,
@@ -95,6 +79,7 @@ def test_widgets_and_figures_render_in_jupyterlab(chromium, lab, interactive_not
                 " return s.widgetsShown === s.widget && s.plotsShown === s.plotly; }",
                 arg=MIMES,
                 timeout=60_000,
+                polling=250,
             )
         except PlaywrightTimeout:
             pass  # the asserts below say what is missing
@@ -119,12 +104,24 @@ def test_widgets_and_figures_render_in_jupyterlab(chromium, lab, interactive_not
                     f"([k, before]) => ({SHOWN_IMAGES})(k) !== before",
                     arg=[k, before],
                     timeout=30_000,
+                    polling=250,
                 )
             except PlaywrightTimeout:
                 pytest.fail(f"moving slider {k} of {notebook.name} did not change its image")
         screenshot(page, screenshots, notebook.stem)
     finally:
+        shut_down_kernel(page)
         page.close()
+
+
+def shut_down_kernel(page) -> None:
+    """Free the kernel's memory before the next notebook (the server would only at the end)."""
+    from playwright.sync_api import Error
+
+    try:
+        page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+    except Error:
+        pass  # the server's shutdown at the end of the session stops it anyway
 
 
 def screenshot(page, folder: Path, stem: str) -> None:

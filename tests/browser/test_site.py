@@ -98,6 +98,7 @@ def test_the_contents_list_every_page_in_course_order(book):
 
 def test_pages_carry_their_figures_and_widget_state_and_need_no_network(book):
     for page in pages_of(book):
+        assert not page["error"], f"{page['notebook']} raised while the book was built"
         text = (book / page["href"]).read_text()
         assert text.count('class="plotly-graph-div"') == page["plots"], page["href"]
         assert ("application/vnd.jupyter.widget-state+json" in text) == (page["widgets"] > 0)
@@ -208,3 +209,11 @@ def test_vendored_scripts_are_the_recorded_releases():
     assert set(recorded) == {"require.js", "embed-amd.js"}
     for name, digest in recorded.items():
         assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_the_readme_links_every_notebook_to_its_book_page():
+    readme = (ROOT / "README.md").read_text()
+    for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        assert f"(build/site/{notebook.stem}.html)" in readme, (
+            f"README: no book link for {notebook.name}"
+        )
