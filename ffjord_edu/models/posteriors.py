@@ -89,9 +89,10 @@ def planar_step(z: Tensor, u: Tensor, w: Tensor, b: Tensor) -> tuple[Tensor, Ten
         ``z'`` of shape ``(B, d)`` and the log-determinant, shape ``(B,)``.
 
     Example:
-        >>> z, u, w = torch.zeros(1, 2), torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 0.0]])
-        >>> planar_step(z, u, w, torch.zeros(1))[1]  # tanh'(0) = 1: det = 1 + 1
-        tensor([0.6931])
+        >>> z, u, w = torch.zeros(1, 2), torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 0.0]])
+        >>> log_det = planar_step(z, u, w, torch.zeros(1))[1]  # w·u = 0: û = u + (log 2 - 1) w
+        >>> torch.allclose(log_det.exp(), torch.tensor([2.0]).log())  # det = 1 + w·û = log 2
+        True
     """
     wu = (w * u).sum(dim=1, keepdim=True)
     u_hat = u + (F.softplus(wu) - 1 - wu) * w / w.pow(2).sum(dim=1, keepdim=True).clamp_min(1e-12)
