@@ -86,6 +86,7 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "pretrained" / "digits")
     parser.add_argument("--iters", type=int, default=None, help="override (smoke tests only)")
     parser.add_argument("--remeasure", action="store_true", help="re-evaluate the saved model")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --runs")
     arguments = parser.parse_args()
     if arguments.remeasure:
         torch.set_num_threads(1)
@@ -106,7 +107,7 @@ def main() -> None:
         config = replace(config, iters=arguments.iters, eval_every=every, checkpoint_every=every)
     seed_everything(config.seed, threads=1)
     data = images.load("digits")
-    model, metrics = train_images(data, config, arguments.runs, recipe.model)
+    model, metrics = train_images(data, config, arguments.runs, recipe.model, arguments.resume)
     best = next(h for h in metrics["history"] if h["iteration"] == metrics["best_iteration"])
     record = {
         "name": "images/digits",
