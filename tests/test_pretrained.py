@@ -23,8 +23,8 @@ def test_every_shipped_file_is_in_the_readme_and_the_other_way_round():
     assert sorted(recorded()) == available()
 
 
-@pytest.mark.parametrize("name", sorted(recorded()))
-def test_pretrained_nll_matches_the_readme(name):
+@pytest.mark.parametrize("name", sorted(n for n in recorded() if n.startswith("toy/")))
+def test_pretrained_nll_matches_the_readme(name):  # other families: their own test files
     flow = load_pretrained(name)
     assert not flow.training
     assert (pretrained_root() / f"{name}.pt").stat().st_size < 1_000_000
