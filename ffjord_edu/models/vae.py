@@ -288,20 +288,17 @@ def evaluate_vae(
     torch.manual_seed(seed)
     was_training = model.training
     model.eval()
-    elbos, iwaes = [], []
     with model.using(**EVALUATE):
-        for rows in x.split(batch):
-            elbos.append(model.elbo(rows, elbo_samples))
-            if iwae_samples:
-                iwaes.append(model.iwae(rows, iwae_samples))
+        # All ELBOs first: the ELBO's draws then do not depend on whether the IWAE is wanted.
+        elbo = torch.cat([model.elbo(rows, elbo_samples) for rows in x.split(batch)])
+        iwae = [model.iwae(rows, iwae_samples) for rows in x.split(batch)] if iwae_samples else []
     model.train(was_training)
-    elbo = torch.cat(elbos)
     metrics = {
         "neg_elbo": -float(elbo.mean()),
         "neg_elbo_se": float(elbo.std() / math.sqrt(len(elbo))),
     }
     if iwae_samples:
-        metrics["neg_iwae"] = -float(torch.cat(iwaes).mean())
+        metrics["neg_iwae"] = -float(torch.cat(iwae).mean())
     return metrics
 
 
