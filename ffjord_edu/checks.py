@@ -27,6 +27,7 @@ import torch
 
 __all__ = [
     "FLIPPED_LOG_DET",
+    "MISSING_LOG_DET",
     "WRONG_TIME_DIRECTION",
     "ExerciseError",
     "check_close",
@@ -41,6 +42,10 @@ __all__ = [
 FLIPPED_LOG_DET = (
     "the sign of the log-determinant is flipped. log p(x) = log p_z(z) − log|det ∂x/∂z|: a map "
     "that spreads mass out (log-det > 0) lowers the density, so the log-determinant is subtracted."
+)
+MISSING_LOG_DET = (
+    "the log-determinant term is missing: log p(x) = log p_z(z) − log|det ∂x/∂z|, and the second "
+    "term is what makes the density of x differ from that of z."
 )
 WRONG_TIME_DIRECTION = (
     "time runs the wrong way: this is what a solve from t = {end} to t = {start} gives. The point "
@@ -217,11 +222,8 @@ def check_log_density(
         return log_base - log_det
 
     mistakes = {
-        FLIPPED_LOG_DET: lambda *args: parts(*args)[0] + parts(*args)[1],
-        "the log-determinant term is missing: log p(x) = log p_z(z) − log|det ∂x/∂z|, and the "
-        "second term is what makes the density of x differ from that of z.": lambda *args: parts(
-            *args
-        )[0],
+        FLIPPED_LOG_DET: lambda *args: sum(parts(*args)),
+        MISSING_LOG_DET: lambda *args: parts(*args)[0],
     }
     ok, message, got, expected = _run_against(
         log_density, reference, inputs, name, atol, rtol, hint, mistakes
@@ -303,7 +305,8 @@ def check_rademacher_probe(
         return _verdict(False, _not_solved(name, "write it in place of the `...`"))
     like = torch.zeros(4000, 8, dtype=torch.float64) if like is None else like
     try:
-        first, second = sample(like), sample(like)
+        with torch.random.fork_rng():  # checking must not move the notebook's random stream
+            first, second = sample(like), sample(like)
     except Exception as error:  # the student's code: report it, do not crash the lesson
         return _verdict(False, f"❌ calling {name} raised {type(error).__name__}: {error}")
     if _not_attempted(first):
@@ -357,12 +360,13 @@ def check_probe_fixed(
     time = torch.tensor(t, dtype=z.dtype)
     state = (z, torch.zeros(z.shape[0], dtype=z.dtype))
     try:
-        dynamics = make_dynamics(net, z)
-        first = ... if _not_attempted(dynamics) else dynamics(time, state)
-        if _not_attempted(first):
-            return _verdict(False, _not_solved(name, "it still returns `...`; write its body"))
-        again = dynamics(time, state)
-        other_solves = [make_dynamics(net, z)(time, state)[1] for _ in range(2)]
+        with torch.random.fork_rng():  # checking must not move the notebook's random stream
+            dynamics = make_dynamics(net, z)
+            first = ... if _not_attempted(dynamics) else dynamics(time, state)
+            if _not_attempted(first):
+                return _verdict(False, _not_solved(name, "it still returns `...`; write it"))
+            again = dynamics(time, state)
+            other_solves = [make_dynamics(net, z)(time, state)[1] for _ in range(2)]
     except Exception as error:  # the student's code: report it, do not crash the lesson
         return _verdict(False, f"❌ {name} raised {type(error).__name__}: {error}")
     if not isinstance(first, tuple | list) or len(first) != 2:
