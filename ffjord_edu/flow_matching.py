@@ -45,6 +45,7 @@ from .cnf import CNF, check_batch
 __all__ = [
     "COUPLINGS",
     "OBJECTIVES",
+    "OT_BLOCK",
     "couple",
     "excess_path_length",
     "flow_matching_loss",
@@ -60,6 +61,11 @@ COUPLINGS: tuple[str, ...] = ("independent", "ot")
 # Training objectives of `ffjord_edu.train.TrainConfig`: maximum likelihood, or flow matching
 # with one of the couplings.
 OBJECTIVES: dict[str, str | None] = {"mle": None, "fm": "independent", "ot-fm": "ot"}
+# The OT coupling solves the assignment within blocks of at most this many rows of a batch:
+# O(B * OT_BLOCK^2) instead of O(B^3). At B = 512 on a CPU the full assignment cost ~20x the
+# network's step; blocks of 128 keep most of the straightening (mini-batch OT with batch 128,
+# averaged over the blocks of one optimiser step).
+OT_BLOCK = 128
 
 
 def straight_path(x0: Tensor, x1: Tensor, t: Tensor) -> Tensor:
@@ -118,12 +124,19 @@ def ot_assignment(x0: Tensor, x1: Tensor) -> Tensor:
     return sigma.to(x0.device)
 
 
-def couple(x0: Tensor, x1: Tensor, coupling: str = "independent") -> Tensor:
-    """Reorder the base samples ``x0`` to pair with ``x1`` under ``coupling`` (see `COUPLINGS`)."""
+def couple(
+    x0: Tensor, x1: Tensor, coupling: str = "independent", block: int | None = OT_BLOCK
+) -> Tensor:
+    """Reorder the base samples ``x0`` to pair with ``x1`` under ``coupling`` (see `COUPLINGS`).
+
+    With ``"ot"``, rows ``[k * block, (k + 1) * block)`` of ``x0`` and ``x1`` are matched by
+    `ot_assignment` block by block (``block=None``: the whole batch at once).
+    """
     if coupling == "independent":
         return x0
     if coupling == "ot":
-        return x0[ot_assignment(x0, x1)]
+        size = len(x0) if block is None else block
+        return torch.cat([a[ot_assignment(a, b)] for a, b in zip(x0.split(size), x1.split(size))])
     raise ValueError(f"unknown coupling '{coupling}'; choose one of: {', '.join(COUPLINGS)}")
 
 
