@@ -33,7 +33,8 @@ READ_NOTEBOOK = """([widgetMime, plotlyMime]) => {
       if (widgetMime in data) {
         state.widget += 1;
         const text = shown ? shown.innerText : '';
-        if (/Error displaying widget|Loading widget|model not found/.test(text)) {
+        const failed = shown && shown.querySelector('.jupyter-widgets-error-widget');
+        if (failed || /Error displaying widget|Loading widget|model not found/.test(text)) {
           state.problems.push(text.trim().slice(0, 200));
         } else if (shown && shown.querySelector('.jupyter-widgets')) {
           state.widgetsShown += 1;

@@ -126,8 +126,9 @@ READ_PAGE = """() => ({
     (div) => (div._transitionData && div._transitionData._frames || []).length),
   widgets: document.querySelectorAll('.jp-OutputArea-output.jupyter-widgets .widget-box,'
     + ' .jp-OutputArea-output.jupyter-widgets .jupyter-widgets').length,
-  errors: [...document.querySelectorAll('.jupyter-widgets')].filter((node) =>
-    /Error displaying widget|Error: /.test(node.innerText)).length,
+  errors: document.querySelectorAll('.jupyter-widgets-error-widget').length
+    + [...document.querySelectorAll('.jupyter-widgets')].filter((node) =>
+      /Error displaying widget|Error: /.test(node.innerText)).length,
   math: document.querySelectorAll('.MathJax, .MathJax_Display').length,
 })"""
 # Players: outputs with a slider and an image and no "needs the kernel" note after them; each
