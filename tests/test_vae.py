@@ -6,6 +6,7 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -277,6 +278,34 @@ def test_cli_trains_a_vae(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert {"test_neg_elbo", "test_neg_iwae", "validation_neg_elbo"} <= set(summary)
     assert load_vae(tmp_path).config["posterior"] == "planar"
+
+
+def write_fake_mnist(root: Path, n_train: int = 40, n_test: int = 10) -> None:
+    """Random digits in the idx format of the MNIST release: 0, 0, 0x08, ndim, sizes, bytes."""
+    rng = np.random.default_rng(0)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28)),
+        "train-labels-idx1-ubyte": rng.integers(0, 10, n_train),
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28)),
+        "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test),
+    }
+    for name, array in arrays.items():
+        header = bytes([0, 0, 8, array.ndim]) + np.array(array.shape, ">i4").tobytes()
+        (root / name).write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def test_cli_trains_a_vae_on_mnist_from_a_local_root(tmp_path, capsys):
+    torch.set_default_dtype(torch.float32)
+    write_fake_mnist(tmp_path)
+    out = tmp_path / "run"
+    arguments = ["train", "vae", "--posterior", "ffjord", "--data", "mnist", "--root"]
+    options = ["--iters", "2", "--batch-size", "8", "--hidden", "32", "--eval-every", "2"]
+    assert (
+        main([*arguments, str(tmp_path), *options, "--out", str(out), "--iwae-samples", "3"]) == 0
+    )
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["test_neg_elbo"] > 0
+    assert load_vae(out).config["data_dim"] == 784
 
 
 def test_loading_a_cnf_checkpoint_as_a_vae_fails_clearly():
