@@ -108,7 +108,8 @@ def execute(path: Path, fast: bool, timeout: float) -> tuple[nbformat.NotebookNo
     try:
         client.execute()
     except CellExecutionError as error:
-        return notebook, str(error).strip().splitlines()[-1]
+        client.set_widgets_metadata()  # the widgets shown before the error still render
+        return notebook, re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip().splitlines()[-1]
     return notebook, ""
 
 
