@@ -10,12 +10,15 @@ import sys
 import pytest
 import torch
 
+import ffjord_edu
 from ffjord_edu import load
-from ffjord_edu.checkpoint import write_checkpoint
+from ffjord_edu.checkpoint import read_checkpoint, write_checkpoint
 from ffjord_edu.cnf import standard_normal_log_prob
 from ffjord_edu.conv_nets import CONV_LAYERS, ConvODEnet
 from ffjord_edu.datasets import images
+from ffjord_edu.image_training import evaluate_bits_per_dim
 from ffjord_edu.models.multiscale import MultiscaleCNF, plan, squeeze, unsqueeze
+from ffjord_edu.pretrained import pretrained_root
 
 
 def small(**options) -> MultiscaleCNF:
@@ -182,3 +185,14 @@ def test_two_gloo_processes_train_like_one(tmp_path):
     for (name, a), b in zip(first.named_parameters(), second.parameters(), strict=True):
         assert torch.allclose(a, b, atol=1e-5), name
     assert two["test_bits_per_dim"] == pytest.approx(one["test_bits_per_dim"], abs=1e-4)
+
+
+def test_pretrained_digits_model_matches_its_record():
+    model = ffjord_edu.load_pretrained("images/digits")
+    record = read_checkpoint(pretrained_root() / "images" / "digits.pt")["metrics"]
+    readme = (pretrained_root().parent / "README.md").read_text()
+    assert f"| {record['test_bits_per_dim']:.4f} |" in readme
+    assert record["test_bits_per_dim"] < math.log2(17) - 1  # far better than uniform
+    torch.set_num_threads(1)
+    again = evaluate_bits_per_dim(model, images.load("digits").test[:60], "exact")
+    assert again == pytest.approx(record["test_bits_per_dim_first_60"], abs=1e-3)
