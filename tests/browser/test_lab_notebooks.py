@@ -15,16 +15,24 @@ import pytest
 RUN_TIMEOUT_S = 600  # fast mode on a busy 2-core machine; a run normally takes well under this
 
 # The notebook as the kernel left it and as the page shows it: done?, errors, how many widget
-# and plotly outputs arrived, how many of them are rendered, and what a broken widget says.
-READ_NOTEBOOK = """([widgetMime, plotlyMime]) => {
+# and plotly outputs arrived, how many of them are rendered, what a broken widget says, and
+# whether every cell that builds a FramePlayer shows a slider and a picture.
+READ_NOTEBOOK = r"""([widgetMime, plotlyMime]) => {
   const panel = window.jupyterapp.shell.currentWidget;
   const state = {done: true, errors: [], widget: 0, plotly: 0, widgetsShown: 0, plotsShown: 0,
-                 problems: []};
+                 problems: [], players: 0, playersShown: 0};
   const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
   if (!kernel || kernel.status !== 'idle') state.done = false;
   for (const cell of panel.content.widgets) {
     if (cell.model.type !== 'code' || !cell.model.sharedModel.getSource().trim()) continue;
     if (cell.model.executionCount === null) state.done = false;
+    if (/FramePlayer\(/.test(cell.model.sharedModel.getSource())) {  // must show a player
+      state.players += 1;
+      const area = cell.outputArea.node;
+      if (area.querySelector('.widget-slider .noUi-handle') && area.querySelector('img')) {
+        state.playersShown += 1;
+      }
+    }
     for (let i = 0; i < cell.model.outputs.length; i++) {
       const output = cell.model.outputs.get(i).toJSON();
       if (output.output_type === 'error') state.errors.push(output.ename + ': ' + output.evalue);
@@ -77,7 +85,8 @@ def test_widgets_and_figures_render_in_jupyterlab(notebook_runs, interactive_not
         try:  # widgets and plots render a moment after their output arrives
             page.wait_for_function(
                 f"(m) => {{ const s = ({READ_NOTEBOOK})(m);"
-                " return s.widgetsShown === s.widget && s.plotsShown === s.plotly; }",
+                " return s.widgetsShown === s.widget && s.plotsShown === s.plotly"
+                " && s.playersShown === s.players; }",
                 arg=MIMES,
                 timeout=60_000,
                 polling=250,
@@ -88,6 +97,9 @@ def test_widgets_and_figures_render_in_jupyterlab(notebook_runs, interactive_not
         assert not state["problems"], f"broken widgets in {notebook.name}: {state['problems']}"
         assert state["widgetsShown"] == state["widget"], (
             f"{state['widgetsShown']} of {state['widget']} widget views rendered"
+        )
+        assert state["playersShown"] == state["players"], (
+            f"{state['playersShown']} of {state['players']} cells that build a FramePlayer show one"
         )
         assert state["plotsShown"] == state["plotly"], (
             f"{state['plotsShown']} of {state['plotly']} plotly figures rendered"
