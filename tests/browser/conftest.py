@@ -7,6 +7,7 @@ session; it is shut down through its API (then terminated, then killed) whatever
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
@@ -36,8 +37,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
-# A notebook "carries" widgets or plotly figures when its code names them.
-INTERACTIVE = re.compile(r"\b(ipywidgets|widgets\.|FramePlayer|interact|plotly|go\.Figure)")
+# A notebook "carries" widgets or plotly figures when its code names them, or names one of the
+# library's helpers that return a plotly figure (found by their return annotation).
+INTERACTIVE_WORDS = ["ipywidgets", r"widgets\.", "FramePlayer", "interact", "plotly", r"go\.Figure"]
 # JupyterLab settings that keep pop-ups off the outputs and every cell in the DOM.
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
@@ -59,10 +61,23 @@ def why_no_browser() -> str | None:
     return None
 
 
+def plotly_helpers() -> list[str]:
+    """Names in ``ffjord_edu.viz`` that return a plotly figure, e.g. ``trajectories_3d``."""
+    import ffjord_edu.viz as viz
+
+    functions = [(name, getattr(viz, name)) for name in viz.__all__]
+    return [
+        name
+        for name, function in functions
+        if callable(function) and "go.Figure" in str(inspect.signature(function).return_annotation)
+    ]
+
+
 def interactive_notebooks() -> list[Path]:
     """The course notebooks whose code shows widgets or plotly figures, in course order."""
+    interactive = re.compile(r"\b(" + "|".join(INTERACTIVE_WORDS + plotly_helpers()) + ")")
     notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    return [path for path in notebooks if INTERACTIVE.search(code_of(path))]
+    return [path for path in notebooks if interactive.search(code_of(path))]
 
 
 def code_of(path: Path) -> str:
