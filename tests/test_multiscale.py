@@ -72,7 +72,9 @@ def test_log_det_matches_the_full_jacobian():
         lambda v: model.encode(v.reshape(1, 1, 4, 4))[0].flatten(), y.flatten()
     )
     _, log_det = model.encode(y)
-    assert float(log_det) == pytest.approx(float(torch.linalg.slogdet(jacobian)[1]), abs=1e-6)
+    assert float(log_det.detach()) == pytest.approx(
+        float(torch.linalg.slogdet(jacobian)[1]), abs=1e-6
+    )
     expected = standard_normal_log_prob(model.encode(y)[0]) + log_det
     assert torch.allclose(model.log_prob(y), expected)
 
