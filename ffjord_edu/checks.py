@@ -179,9 +179,13 @@ def check_function(
             bare difference.
 
     Example:
-        >>> check_function(lambda x: -x, abs, [(2.0,)], "my_abs", mistakes={"a sign slip.": lambda x: -x})
+        >>> try:  # under FFJORD_EDU_STRICT_CHECKS=1 a wrong answer also raises
+        ...     ok = check_function(abs, abs, [(2.0,)], "my_abs")
+        ...     ok = check_function(lambda x: -x, abs, [(2.0,)], "my_abs", mistakes={"a sign slip.": lambda x: -x})
+        ... except ExerciseError:
+        ...     ok = False
+        ✅ my_abs is right on all 1 test inputs.
         ❌ my_abs: a sign slip.
-        False
     """
     ok, message, _, _ = _run_against(
         function, reference, inputs, name, atol, rtol, hint, mistakes or {}
@@ -212,9 +216,11 @@ def check_log_density(
         >>> x = torch.tensor([0.5, 1.0, 2.0])
         >>> parts = lambda x: (torch.distributions.Normal(0, 1).log_prob(x / 2), torch.full_like(x, 2).log())
         >>> flipped = lambda x: parts(x)[0] + parts(x)[1]
-        >>> check_log_density(flipped, parts, [(x,)], "log_p")  # doctest: +ELLIPSIS
+        >>> try:  # under FFJORD_EDU_STRICT_CHECKS=1 a wrong answer also raises
+        ...     ok = check_log_density(flipped, parts, [(x,)], "log_p")
+        ... except ExerciseError:
+        ...     ok = False
         ❌ log_p: the sign of the log-determinant is flipped. ...
-        False
     """
 
     def reference(*args: Any) -> torch.Tensor:
