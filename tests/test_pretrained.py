@@ -39,7 +39,7 @@ def test_missing_file_names_the_command_that_makes_it(tmp_path, monkeypatch):
         load_pretrained("toy/moons")
 
 
-@pytest.mark.parametrize("name", ["moons", "images/mnist", "toy/"])
+@pytest.mark.parametrize("name", ["moons", "nosuchfamily/mnist", "toy/"])
 def test_malformed_names(name):
     with pytest.raises(ValueError, match="family/model"):
         load_pretrained(name)
