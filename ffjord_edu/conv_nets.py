@@ -8,13 +8,12 @@ velocity of the same shape, as an ODE needs.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
-from .nets import ACTIVATIONS
+from .nets import ODEnet
 
 __all__ = ["CONV_LAYERS", "ConcatConv2d", "ConcatSquashConv2d", "ConvODEnet", "IgnoreConv2d"]
 
@@ -78,7 +77,7 @@ CONV_LAYERS: dict[str, type[nn.Module]] = {
 }
 
 
-class ConvODEnet(nn.Module):
+class ConvODEnet(ODEnet):
     r"""A stack of time-conditioned 3×3 convolutions :math:`f(t, z)`, ``(B, C, H, W) → same``.
 
     Arguments:
@@ -91,7 +90,12 @@ class ConvODEnet(nn.Module):
         >>> net = ConvODEnet(2, hidden=(8, 8))
         >>> net(torch.tensor(0.5), torch.zeros(3, 2, 4, 4)).shape
         torch.Size([3, 2, 4, 4])
+
+    Only the layer registry and the default activation differ from `ffjord_edu.nets.ODEnet`,
+    whose construction and forward pass (layer, activation, ..., layer) this class shares.
     """
+
+    layer_registry = CONV_LAYERS
 
     def __init__(
         self,
@@ -100,22 +104,4 @@ class ConvODEnet(nn.Module):
         layer: str = "concatsquash",
         activation: str = "softplus",
     ) -> None:
-        super().__init__()
-        if layer not in CONV_LAYERS:
-            raise ValueError(f"unknown layer '{layer}'; choose one of: {', '.join(CONV_LAYERS)}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"unknown activation '{activation}'; choose one of: {', '.join(ACTIVATIONS)}"
-            )
-        widths = [channels, *hidden, channels]
-        self.layers = nn.ModuleList(
-            CONV_LAYERS[layer](w_in, w_out) for w_in, w_out in itertools.pairwise(widths)
-        )
-        self.activation = ACTIVATIONS[activation]()
-
-    def forward(self, t: Tensor, z: Tensor) -> Tensor:
-        for i, layer in enumerate(self.layers):
-            z = layer(t, z)
-            if i < len(self.layers) - 1:
-                z = self.activation(z)
-        return z
+        super().__init__(channels, hidden, layer, activation)

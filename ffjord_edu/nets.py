@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -91,6 +92,10 @@ class ODEnet(nn.Module):
         torch.Size([5, 2])
     """
 
+    # The layers this network is built from; `ffjord_edu.conv_nets.ConvODEnet` swaps in
+    # convolutions and keeps everything else.
+    layer_registry: ClassVar[dict[str, type[nn.Module]]] = LAYERS
+
     def __init__(
         self,
         dim: int,
@@ -99,15 +104,16 @@ class ODEnet(nn.Module):
         activation: str = "tanh",
     ) -> None:
         super().__init__()
-        if layer not in LAYERS:
-            raise ValueError(f"unknown layer '{layer}'; choose one of: {', '.join(LAYERS)}")
+        layers = self.layer_registry
+        if layer not in layers:
+            raise ValueError(f"unknown layer '{layer}'; choose one of: {', '.join(layers)}")
         if activation not in ACTIVATIONS:
             raise ValueError(
                 f"unknown activation '{activation}'; choose one of: {', '.join(ACTIVATIONS)}"
             )
         widths = [dim, *hidden, dim]
         self.layers = nn.ModuleList(
-            LAYERS[layer](w_in, w_out) for w_in, w_out in itertools.pairwise(widths)
+            layers[layer](w_in, w_out) for w_in, w_out in itertools.pairwise(widths)
         )
         self.activation = ACTIVATIONS[activation]()
 
