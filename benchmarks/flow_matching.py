@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from machine import cpu_name
 
 from ffjord_edu.cnf import CNF
 from ffjord_edu.datasets import toy
@@ -253,13 +254,6 @@ def summarise(runs: dict[str, dict[str, Any]], entropy: float) -> dict[str, Any]
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor()
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        names = [line for line in lines if "model name" in line]
-        cpu = names[0].split(":", 1)[1].strip() if names else cpu
-    except OSError:
-        pass
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
@@ -267,7 +261,7 @@ def machine() -> dict[str, Any]:
     except OSError:
         commit = ""
     return {
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "threads": 1,
         "python": platform.python_version(),

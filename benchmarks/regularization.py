@@ -38,8 +38,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -49,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from machine import environment
 
 from ffjord_edu.cnf import CNF
 from ffjord_edu.datasets import toy
@@ -167,22 +166,6 @@ def compare(baseline: dict[str, Any], regularised: dict[str, Any]) -> dict[str, 
         "nll_increase": increase,
         "train_time_ratio": baseline["train_seconds"] / regularised["train_seconds"],
         "meets_criterion": ratio >= MIN_NFE_RATIO and increase <= MAX_NLL_INCREASE,
-    }
-
-
-def environment() -> dict[str, Any]:
-    cpuinfo = Path("/proc/cpuinfo")
-    models = [
-        line.split(":", 1)[1].strip()
-        for line in (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
-        if line.startswith("model name")
-    ]
-    return {
-        "cpu": models[0] if models else platform.processor(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "torch": str(torch.__version__),
     }
 
 

@@ -42,8 +42,6 @@ import argparse
 import itertools
 import json
 import math
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -54,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from machine import environment
 from torch import Tensor, nn
 
 from ffjord_edu.cnf import CNF, standard_normal_log_prob
@@ -289,22 +288,6 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "mean_test_nll": means,
         "cnf_beats_gaussian": means["cnf"] < means["gaussian"],
         "cnf_beats_realnvp": means["cnf"] < means["realnvp"],
-    }
-
-
-def environment() -> dict[str, Any]:
-    cpuinfo = Path("/proc/cpuinfo")
-    models = [
-        line.split(":", 1)[1].strip()
-        for line in (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
-        if line.startswith("model name")
-    ]
-    return {
-        "cpu": models[0] if models else platform.processor(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
     }
 
 

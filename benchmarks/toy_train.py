@@ -39,7 +39,6 @@ import inspect
 import json
 import math
 import os
-import platform
 import pstats
 import statistics
 import sys
@@ -52,6 +51,7 @@ from typing import Any
 import torch
 import torchdiffeq
 import zuko
+from machine import environment
 from torch import Tensor, nn
 from torch.profiler import ProfilerActivity, profile
 
@@ -508,24 +508,6 @@ def profile_recipe(seed: int, plan: Plan) -> dict[str, Any]:
     }
 
 
-def environment() -> dict[str, Any]:
-    cpuinfo = Path("/proc/cpuinfo")
-    models = [
-        line.split(":", 1)[1].strip()
-        for line in (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
-        if line.startswith("model name")
-    ]
-    return {
-        "cpu": models[0] if models else platform.processor(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torchdiffeq": torchdiffeq.__version__,
-        "zuko": zuko.__version__,
-    }
-
-
 def print_summary(results: dict[str, Any]) -> None:
     speed = results["speed"]
     print(f"\n(a) identical settings, seed {speed['seed']}: median s/iter, network calls/iter")
@@ -627,7 +609,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     test = toy.sample(DATA, plan.test_size, seed=TEST_SEED)
     results: dict[str, Any] = {
         "command": " ".join(sys.argv),
-        "environment": environment(),
+        "environment": environment(torchdiffeq=torchdiffeq.__version__, zuko=zuko.__version__),
         "plan": asdict(plan),
         "test_set": test_noise(test),
     }
