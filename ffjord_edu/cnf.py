@@ -21,7 +21,7 @@ import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, Self
 
 import torch
 from torch import Tensor, nn
@@ -31,7 +31,14 @@ from .regularization import REGULARIZERS, jacobian_frobenius, kinetic_energy
 from .solvers import BACKENDS, METHODS, EvaluationCounter, odeint
 from .trace import ESTIMATORS, NOISES, exact_divergence, sample_probe, vector_jacobian_product
 
-__all__ = ["CNF", "AugmentedDynamics", "Settings", "check_batch", "standard_normal_log_prob"]
+__all__ = [
+    "CNF",
+    "AugmentedDynamics",
+    "Settings",
+    "SolverSettings",
+    "check_batch",
+    "standard_normal_log_prob",
+]
 
 
 @dataclass(frozen=True)
@@ -167,7 +174,38 @@ class AugmentedDynamics(nn.Module):
         return derivatives
 
 
-class CNF(nn.Module):
+class SolverSettings:
+    """What every model that solves ODEs with `Settings` shares: `nfe` and `using`.
+
+    A mixin for `CNF`, `ffjord_edu.models.multiscale.MultiscaleCNF` and
+    `ffjord_edu.models.posteriors.FFJORDPosterior`; each sets ``self.settings`` (a `Settings`)
+    and ``self.counters`` (one `ffjord_edu.solvers.EvaluationCounter` per ODE block).
+    """
+
+    settings: Settings
+    counters: list[EvaluationCounter]
+
+    @property
+    def nfe(self) -> dict[str, int]:
+        """Function evaluations of the last solve, summed over blocks: ``forward``, and
+        ``backward`` (adjoint)."""
+        return {
+            "forward": sum(c.forward for c in self.counters),
+            "backward": sum(c.backward for c in self.counters),
+        }
+
+    @contextmanager
+    def using(self, **changes: Any) -> Iterator[Self]:
+        """Temporarily change the `Settings`, e.g. ``with flow.using(trace="exact", atol=1e-5):``."""
+        saved = self.settings
+        self.settings = replace(saved, **changes)
+        try:
+            yield self
+        finally:
+            self.settings = saved
+
+
+class CNF(SolverSettings, nn.Module):
     r"""FFJORD: a continuous normalizing flow from a standard normal to the data.
 
     Arguments:
@@ -261,24 +299,6 @@ class CNF(nn.Module):
     def from_config(cls, config: dict[str, Any]) -> CNF:
         """Build an untrained flow from `CNF.config`."""
         return cls(**config)
-
-    @property
-    def nfe(self) -> dict[str, int]:
-        """Function evaluations of the last solve: ``forward``, and ``backward`` (adjoint)."""
-        return {
-            "forward": sum(c.forward for c in self.counters),
-            "backward": sum(c.backward for c in self.counters),
-        }
-
-    @contextmanager
-    def using(self, **changes: Any) -> Iterator[CNF]:
-        """Temporarily change the `Settings`, e.g. ``with flow.using(trace="exact", atol=1e-5):``."""
-        saved = self.settings
-        self.settings = replace(saved, **changes)
-        try:
-            yield self
-        finally:
-            self.settings = saved
 
     def _times(self, start: float, end: float, like: Tensor) -> Tensor:
         return torch.tensor([start, end], dtype=like.dtype, device=like.device)

@@ -35,15 +35,14 @@ References:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import asdict, replace
+from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from ..cnf import AugmentedDynamics, Settings, standard_normal_log_prob
+from ..cnf import AugmentedDynamics, Settings, SolverSettings, standard_normal_log_prob
 from ..conv_nets import ConvODEnet
 from ..datasets.images import bits_per_dim, logit_inverse, logit_transform
 from ..solvers import EvaluationCounter, odeint
@@ -107,7 +106,7 @@ def plan(shape: Sequence[int], scales: int, blocks: int) -> list[tuple[str, tupl
     return steps
 
 
-class MultiscaleCNF(nn.Module):
+class MultiscaleCNF(SolverSettings, nn.Module):
     r"""FFJORD's multiscale CNF for images, with the logit transform built in.
 
     Inputs are dequantised images ``y ∈ [0, 1)^{C×H×W}`` (`ffjord_edu.datasets.images.dequantize`);
@@ -197,7 +196,7 @@ class MultiscaleCNF(nn.Module):
         self.register_buffer("reference", torch.zeros(()), persistent=False)
         self.penalties: dict[str, Tensor] = {}
 
-    # --- bookkeeping shared with CNF: config, settings, NFE -------------------------------
+    # --- bookkeeping shared with CNF: config (nfe and using come from SolverSettings) -----
     @property
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild this model with `MultiscaleCNF.from_config`."""
@@ -209,24 +208,6 @@ class MultiscaleCNF(nn.Module):
     def from_config(cls, config: dict[str, Any]) -> MultiscaleCNF:
         """Build an untrained model from `MultiscaleCNF.config`."""
         return cls(**{k: v for k, v in config.items() if k != "model"})
-
-    @property
-    def nfe(self) -> dict[str, int]:
-        """Function evaluations of the last call, summed over blocks (``forward``, ``backward``)."""
-        return {
-            "forward": sum(c.forward for c in self.counters),
-            "backward": sum(c.backward for c in self.counters),
-        }
-
-    @contextmanager
-    def using(self, **changes: Any) -> Iterator[MultiscaleCNF]:
-        """Temporarily change the `Settings`, e.g. ``with model.using(trace="exact"):``."""
-        saved = self.settings
-        self.settings = replace(saved, **changes)
-        try:
-            yield self
-        finally:
-            self.settings = saved
 
     def _reset_counters(self) -> None:
         for counter in self.counters:

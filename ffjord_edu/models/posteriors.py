@@ -27,15 +27,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import replace
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..cnf import AugmentedDynamics, Settings, standard_normal_log_prob
+from ..cnf import AugmentedDynamics, Settings, SolverSettings, standard_normal_log_prob
 from ..solvers import EvaluationCounter, odeint
 
 __all__ = [
@@ -205,7 +202,7 @@ class AmortizedODEnet(nn.Module):
         return z
 
 
-class FFJORDPosterior(GaussianPosterior):
+class FFJORDPosterior(SolverSettings, GaussianPosterior):
     r"""A Gaussian followed by an amortised CNF, integrated from :math:`t = 0` to :math:`T`.
 
     Solving the augmented ODE :math:`[\dot z, \dot\ell] = [f, -\operatorname{Tr}\,\partial f/\partial z]`
@@ -259,33 +256,19 @@ class FFJORDPosterior(GaussianPosterior):
         self.settings = Settings(
             trace=trace, noise=noise, method=method, atol=atol, rtol=rtol, step_size=step_size
         )
-        self.counter = EvaluationCounter()
-
-    @property
-    def nfe(self) -> dict[str, int]:
-        """Function evaluations of the last solve."""
-        return {"forward": self.counter.forward, "backward": self.counter.backward}
-
-    @contextmanager
-    def using(self, **changes: Any) -> Iterator[FFJORDPosterior]:
-        """Temporarily change the `Settings`, e.g. ``with q.using(trace="exact", method="dopri5")``."""
-        saved = self.settings
-        self.settings = replace(saved, **changes)
-        try:
-            yield self
-        finally:
-            self.settings = saved
+        self.counters = [EvaluationCounter()]  # one ODE block
 
     def flow(self, z0: Tensor, theta: Tensor) -> tuple[Tensor, Tensor]:
         r"""Carry ``z0`` (``(B, d)``) to :math:`z_T` with per-row weights ``theta``; returns
         ``(z_T, log_det)`` with :math:`\text{log\_det} = \int_0^T \operatorname{Tr}\,\partial f/\partial z\,dt`."""
         self.dynamics.net.condition(theta)
         self.dynamics.start_solve(z0, self.settings)
-        self.counter.calls = self.counter.forward = 0
+        counter = self.counters[0]
+        counter.calls = counter.forward = 0
         zeros = torch.zeros(z0.shape[0], dtype=z0.dtype, device=z0.device)
         times = torch.tensor([0.0, self.T], dtype=z0.dtype, device=z0.device)
         z, minus_log_det = odeint(
-            self.dynamics, (z0, zeros), times, counter=self.counter, **self.settings.solver_options
+            self.dynamics, (z0, zeros), times, counter=counter, **self.settings.solver_options
         )
         return z[-1], -minus_log_det[-1]
 
