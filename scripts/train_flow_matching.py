@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
 
-import torch
+from pretrained_files import provenance, rewrite_readme_table, save_model
 
-from ffjord_edu.checkpoint import write_atomically, write_checkpoint
 from ffjord_edu.datasets import toy
 from ffjord_edu.pretrained import pretrained_root
 from ffjord_edu.recipes import flow_matching_toy_recipe, shortened
@@ -53,18 +51,9 @@ def train_one(name: str, coupling: str, out: Path, runs: Path, iters: int | None
         "cpu_seconds_with_evaluations": time.thread_time() - started,
         "seconds_per_iter": metrics["seconds_per_iter"],
         "evaluation": "10,000 samples (seed 2147483647), dopri5 atol=rtol=1e-5, exact trace",
-        "torch": str(torch.__version__),
-        "machine": f"{platform.processor() or platform.machine()}, 1 thread",
+        **provenance(),
     }
-    model = model.cpu()
-    folder = out / family
-    write_checkpoint(
-        folder / f"{name}.pt",
-        {"model_config": model.config, "model_state": model.state_dict(), "metrics": record},
-    )
-    write_atomically(
-        folder / f"{name}.json", lambda f: Path(f).write_text(json.dumps(record, indent=2) + "\n")
-    )
+    save_model(out / family, name, model, record)
     return record
 
 
@@ -85,16 +74,6 @@ def readme_table(out: Path) -> str:
     return "\n".join(rows)
 
 
-def update_readme(out: Path) -> None:
-    readme = ROOT / "data" / "README.md"
-    text = readme.read_text()
-    if START not in text:
-        raise SystemExit(f"{readme} has no {START} … {END} markers for the table")
-    before, rest = text.split(START)
-    after = rest.split(END)[1]
-    readme.write_text(f"{before}{START}\n{readme_table(out)}\n{END}{after}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=toy.NAMES, default=["8gaussians"])
@@ -108,7 +87,7 @@ def main() -> None:
             record = train_one(name, coupling, arguments.out, arguments.runs, arguments.iters)
             print(json.dumps(record), flush=True)
     if arguments.out.resolve() == pretrained_root().resolve():
-        update_readme(arguments.out)
+        rewrite_readme_table(START, END, readme_table(arguments.out))
 
 
 if __name__ == "__main__":

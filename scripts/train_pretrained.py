@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 from pathlib import Path
 
-import torch
+from pretrained_files import provenance, rewrite_readme_table, save_model
 
-from ffjord_edu.checkpoint import write_atomically, write_checkpoint
 from ffjord_edu.datasets import toy
 from ffjord_edu.pretrained import MAKERS, pretrained_root
 from ffjord_edu.recipes import shortened, toy_recipe
@@ -46,17 +44,9 @@ def train_one(name: str, out: Path, runs: Path, iters: int | None) -> dict:
         "seconds_per_iter": metrics["seconds_per_iter"],
         "nfe_forward_per_iter": metrics["nfe_forward"],
         "evaluation": "10,000 samples (seed 2147483647), dopri5 atol=rtol=1e-5, exact trace",
-        "torch": str(torch.__version__),  # a TorchVersion would not load with weights_only
-        "machine": f"{platform.processor() or platform.machine()}, 1 thread",
+        **provenance(),
     }
-    model = model.cpu()
-    write_checkpoint(
-        out / f"{name}.pt",
-        {"model_config": model.config, "model_state": model.state_dict(), "metrics": record},
-    )
-    write_atomically(
-        out / f"{name}.json", lambda f: Path(f).write_text(json.dumps(record, indent=2) + "\n")
-    )
+    save_model(out, name, model, record)
     return record
 
 
@@ -76,16 +66,6 @@ def readme_table(out: Path) -> str:
     return "\n".join(rows)
 
 
-def update_readme(out: Path) -> None:
-    readme = ROOT / "data" / "README.md"
-    text = readme.read_text()
-    if START not in text:
-        raise SystemExit(f"{readme} has no {START} … {END} markers for the table")
-    before, rest = text.split(START)
-    after = rest.split(END)[1]
-    readme.write_text(f"{before}{START}\n{readme_table(out)}\n{END}{after}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=toy.NAMES, default=list(toy.NAMES))
@@ -97,7 +77,7 @@ def main() -> None:
         record = train_one(name, arguments.out, arguments.runs, arguments.iters)
         print(json.dumps(record), flush=True)
     if arguments.out.resolve() == (pretrained_root() / "toy").resolve():
-        update_readme(arguments.out)
+        rewrite_readme_table(START, END, readme_table(arguments.out))
 
 
 if __name__ == "__main__":

@@ -20,14 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import torch
+from pretrained_files import provenance, rewrite_readme_table, save_model
 
-from ffjord_edu.checkpoint import load, read_checkpoint, write_atomically, write_checkpoint
+from ffjord_edu.checkpoint import load, read_checkpoint
 from ffjord_edu.datasets import images
 from ffjord_edu.image_training import evaluate_bits_per_dim, image_recipe, train_images
 from ffjord_edu.pretrained import MAKERS, pretrained_root
@@ -50,29 +50,12 @@ def readme_table(record: dict) -> str:
     )
 
 
-def update_readme(record: dict) -> None:
-    readme = ROOT / "data" / "README.md"
-    text = readme.read_text()
-    if START not in text:
-        raise SystemExit(f"{readme} has no {START} … {END} markers for the table")
-    before, rest = text.split(START)
-    after = rest.split(END)[1]
-    readme.write_text(f"{before}{START}\n{readme_table(record)}\n{END}{after}")
-
-
 def save(model, record: dict, out: Path) -> None:
     """Write digits.pt (model and metrics, no optimiser state) and digits.json atomically."""
-    model = model.cpu()
-    write_checkpoint(
-        out / "digits.pt",
-        {"model_config": model.config, "model_state": model.state_dict(), "metrics": record},
-    )
-    write_atomically(
-        out / "digits.json", lambda f: Path(f).write_text(json.dumps(record, indent=2) + "\n")
-    )
+    save_model(out, "digits", model, record)
     print(json.dumps({k: v for k, v in record.items() if k != "history"}), flush=True)
     if out.resolve() == (pretrained_root() / "images").resolve():
-        update_readme(record)
+        rewrite_readme_table(START, END, readme_table(record))
 
 
 def first_60(model, data: images.ImageData) -> float:
@@ -130,8 +113,7 @@ def main() -> None:
             for h in metrics["history"]
         ],
         "load_average": os.getloadavg()[0],
-        "torch": str(torch.__version__),
-        "machine": f"{platform.processor() or platform.machine()}, 1 thread",
+        **provenance(),
     }
     record["test_bits_per_dim_first_60"] = first_60(model, data)
     save(model, record, arguments.out)

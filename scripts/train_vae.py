@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -26,8 +25,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from pretrained_files import provenance, rewrite_readme_table, save_model, write_json
 
-from ffjord_edu.checkpoint import read_checkpoint, write_atomically, write_checkpoint
+from ffjord_edu.checkpoint import read_checkpoint, write_checkpoint
 from ffjord_edu.datasets import images
 from ffjord_edu.models.posteriors import POSTERIORS
 from ffjord_edu.models.vae import (
@@ -83,17 +83,9 @@ def train_one(name: str, out: Path, runs: Path, iters: int | None) -> dict:
             f"image for the ELBO, {IWAE_SAMPLES} for the IWAE bound; FFJORD: dopri5 "
             "atol=rtol=1e-5, exact trace"
         ),
-        "torch": str(torch.__version__),
-        "machine": f"{platform.processor() or platform.machine()}, 1 thread",
+        **provenance(),
     }
-    model = model.cpu()
-    write_checkpoint(
-        out / f"{name}.pt",
-        {"model_config": model.config, "model_state": model.state_dict(), "metrics": record},
-    )
-    write_atomically(
-        out / f"{name}.json", lambda f: Path(f).write_text(json.dumps(record, indent=2) + "\n")
-    )
+    save_model(out, name, model, record)
     return record
 
 
@@ -113,9 +105,7 @@ def evaluate_again(name: str, out: Path) -> dict:
     )
     payload = read_checkpoint(out / f"{name}.pt")
     write_checkpoint(out / f"{name}.pt", {**payload, "metrics": record})
-    write_atomically(
-        out / f"{name}.json", lambda f: Path(f).write_text(json.dumps(record, indent=2) + "\n")
-    )
+    write_json(out / f"{name}.json", record)
     return record
 
 
@@ -132,16 +122,6 @@ def table(out: Path) -> str:
             f"{r['load_average'][0]:.1f}–{r['load_average'][1]:.1f} | `{r['command']}` |"
         )
     return "\n".join(rows)
-
-
-def rewrite_readme(out: Path) -> None:
-    readme = ROOT / "data" / "README.md"
-    text = readme.read_text()
-    if START not in text or END not in text:
-        raise SystemExit(f"{readme} has no {START} … {END} markers for the table")
-    head, rest = text.split(START)
-    _, tail = rest.split(END)
-    readme.write_text(f"{head}{START}\n{table(out)}\n{END}{tail}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             record = train_one(name, args.out, args.runs, args.iters)
             print(json.dumps(record, indent=2))
     if not args.no_readme:
-        rewrite_readme(args.out)
+        rewrite_readme_table(START, END, table(args.out))
     return 0
 
 
