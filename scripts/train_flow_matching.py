@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from pretrained_files import provenance, rewrite_readme_table, save_model
+from train_pretrained import density_table
 
 from ffjord_edu.datasets import toy
 from ffjord_edu.pretrained import pretrained_root
@@ -58,20 +59,9 @@ def train_one(name: str, coupling: str, out: Path, runs: Path, iters: int | None
 
 
 def readme_table(out: Path) -> str:
-    rows = [
-        "| file | test NLL (nats) | true entropy | gap | iterations | training time | command |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for family in FAMILIES.values():
-        for path in sorted((out / family).glob("*.json")):
-            r = json.loads(path.read_text())
-            entropy = f"{r['true_entropy']:.4f}" if r["true_entropy"] is not None else "—"
-            gap = f"{r['kl_gap']:.4f}" if r["kl_gap"] is not None else "—"
-            rows.append(
-                f"| `pretrained/{r['name']}.pt` | {r['test_nll']:.4f} | {entropy} | {gap} | "
-                f"{r['iters']} | {r['train_seconds']:.0f} s | `{r['command']}` |"
-            )
-    return "\n".join(rows)
+    return density_table(
+        path for family in FAMILIES.values() for path in sorted((out / family).glob("*.json"))
+    )
 
 
 def main() -> None:

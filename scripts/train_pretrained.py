@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from pretrained_files import provenance, rewrite_readme_table, save_model
@@ -50,12 +51,14 @@ def train_one(name: str, out: Path, runs: Path, iters: int | None) -> dict:
     return record
 
 
-def readme_table(out: Path) -> str:
+def density_table(records: Iterable[Path]) -> str:
+    """The data/README.md table of 2-D density models (also `train_flow_matching.py`'s):
+    one row per metrics json, in the order given."""
     rows = [
         "| file | test NLL (nats) | true entropy | gap | iterations | training time | command |",
         "|---|---|---|---|---|---|---|",
     ]
-    for path in sorted(out.glob("*.json")):
+    for path in records:
         r = json.loads(path.read_text())
         entropy = f"{r['true_entropy']:.4f}" if r["true_entropy"] is not None else "—"
         gap = f"{r['kl_gap']:.4f}" if r["kl_gap"] is not None else "—"
@@ -64,6 +67,10 @@ def readme_table(out: Path) -> str:
             f"{r['iters']} | {r['train_seconds']:.0f} s | `{r['command']}` |"
         )
     return "\n".join(rows)
+
+
+def readme_table(out: Path) -> str:
+    return density_table(sorted(out.glob("*.json")))
 
 
 def main() -> None:
