@@ -15,7 +15,9 @@ __all__ = ["MAKERS", "available", "load_pretrained", "pretrained_root"]
 MAKERS: dict[str, str] = {
     "toy": "python scripts/train_pretrained.py --only {name}",
     "vae": "python scripts/train_vae.py --only {name}",
-    "images": "python scripts/train_pretrained_{name}.py",
+    "images": "python scripts/train_pretrained_digits.py (the digits model; for MNIST or CIFAR-10 "
+    "train with: python -m ffjord_edu train images --data {name} --preset {name} --root DIR "
+    "--out runs/{name}, then ffjord_edu.load('runs/{name}'))",
     "flow_matching": "python scripts/train_flow_matching.py --only {name} --couplings independent",
     "ot_flow_matching": "python scripts/train_flow_matching.py --only {name} --couplings ot",
 }

@@ -39,6 +39,12 @@ def test_missing_file_names_the_command_that_makes_it(tmp_path, monkeypatch):
         load_pretrained("toy/moons")
 
 
+def test_a_missing_image_model_names_the_training_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("FFJORD_EDU_DATA", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=r"train images --data mnist --preset mnist"):
+        load_pretrained("images/mnist")
+
+
 @pytest.mark.parametrize("name", ["moons", "nosuchfamily/mnist", "toy/"])
 def test_malformed_names(name):
     with pytest.raises(ValueError, match="family/model"):
