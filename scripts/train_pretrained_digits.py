@@ -30,11 +30,12 @@ from pretrained_files import provenance, rewrite_readme_table, save_model
 from ffjord_edu.checkpoint import load, read_checkpoint
 from ffjord_edu.datasets import images
 from ffjord_edu.image_training import evaluate_bits_per_dim, image_recipe, train_images
-from ffjord_edu.pretrained import MAKERS, pretrained_root
+from ffjord_edu.pretrained import pretrained_root
 from ffjord_edu.runtime import seed_everything
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- pretrained-images:start -->", "<!-- pretrained-images:end -->"
+COMMAND = "python scripts/train_pretrained_digits.py"
 
 
 def readme_table(record: dict) -> str:
@@ -94,7 +95,7 @@ def main() -> None:
     best = next(h for h in metrics["history"] if h["iteration"] == metrics["best_iteration"])
     record = {
         "name": "images/digits",
-        "command": MAKERS["images"].format(name="digits"),
+        "command": COMMAND,
         "test_bits_per_dim": metrics["test_bits_per_dim"],
         "validation_bits_per_dim": best["validation_bits_per_dim"],
         "best_iteration": metrics["best_iteration"],
