@@ -6,9 +6,14 @@ This benchmark trains one unregularised flow and one regularised flow per weight
 density, with everything else identical: the network (3 hidden layers of 64, concat-squash,
 tanh), the initialisation (``torch.manual_seed(seed)``), the training batches (those of
 `ffjord_edu.train.train_toy`, 512 samples per step), Adam with the same cosine learning-rate
-schedule and the same number of iterations. All train in the paper's adaptive setting, dopri5
-with the exact trace (atol = rtol = ``--train-tol``), so that the solver's step count is free
-to grow with the stiffness of the learned dynamics.
+schedule and the same number of iterations. Two protocols (``--protocol``):
+
+- ``adaptive`` (default): the paper's adaptive setting, dopri5 with the exact trace (atol = rtol
+  = ``--train-tol``), 1,000 iterations from lr 3e-3, so that the solver's step count is free to
+  grow with the stiffness of the learned dynamics;
+- ``recipe``: the recipe of the shipped pretrained model, `ffjord_edu.recipes.toy_recipe`
+  (fixed-step RK4, its iterations and lr: 5,000 and 5e-3 on the checkerboard), as RNODE trained;
+  its unregularised run is the shipped model.
 
 Measured for each trained flow, in eval mode and without gradients:
 
@@ -28,7 +33,9 @@ The criterion checked for each weight pair: the regularised flow needs at least 
 log-likelihood solve than the unregularised one, at a test NLL no more than 0.05 nats worse.
 
 Training is deterministic (seeded batches and probes, one thread), so ``--keep`` reuses the runs
-already in the output file that have the same settings, and only trains the new weights.
+already in the output file that have the same settings, and only trains the new weights. To use
+more cores, run each weight in its own process with ``--skip-baseline --weights W --out FILE``
+(``W = 0`` is the unregularised run) and combine the files with ``--merge FILE ... --out OUT``.
 
     python benchmarks/regularization.py --help
     python benchmarks/regularization.py --quick      # smoke test, < 1 min, writes to a tmp dir
@@ -51,6 +58,7 @@ from machine import environment
 
 from ffjord_edu.cnf import CNF
 from ffjord_edu.datasets import toy
+from ffjord_edu.recipes import toy_recipe
 from ffjord_edu.runtime import seed_everything
 from ffjord_edu.train import TrainConfig, evaluate_nll, train_toy
 
@@ -74,12 +82,16 @@ def parse_weights(text: str) -> Weights:
 
 
 def train_flow(
-    data: str, weights: Weights, config: TrainConfig, train_tol: float, runs: Path, evals: int
+    data: str,
+    weights: Weights,
+    config: TrainConfig,
+    network: dict[str, Any],
+    runs: Path,
+    evals: int,
 ) -> tuple[CNF, dict[str, Any], list[int]]:
     """Train one flow with (λ_K, λ_J) = ``weights``; also return every training step's NFE."""
     seed_everything(config.seed, threads=1)
-    options = {**NETWORK, "atol": train_tol, "rtol": train_tol}
-    options.update(kinetic=weights[0], jacobian=weights[1])
+    options = {**network, "kinetic": weights[0], "jacobian": weights[1]}
     nfe: list[int] = []
 
     def record(iteration: int, step: dict[str, float]) -> None:
@@ -128,12 +140,12 @@ def run_one(
     data: str,
     weights: Weights,
     config: TrainConfig,
-    train_tol: float,
+    network: dict[str, Any],
     runs: Path,
     test: torch.Tensor,
 ) -> dict[str, Any]:
     """Train and measure one flow."""
-    model, metrics, nfe = train_flow(data, weights, config, train_tol, runs, len(test))
+    model, metrics, nfe = train_flow(data, weights, config, network, runs, len(test))
     result = {
         "lambda_kinetic": weights[0],
         "lambda_jacobian": weights[1],
@@ -195,12 +207,32 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="penalty weights to try: λ (λ_K = λ_J = λ) or λ_K,λ_J; the unregularised "
         "baseline always runs first",
     )
-    parser.add_argument("--iters", type=int, default=1000, help="training iterations of each")
-    parser.add_argument("--lr", type=float, default=3e-3, help="Adam's initial lr (cosine decay)")
+    parser.add_argument(
+        "--protocol",
+        choices=("adaptive", "recipe"),
+        default="adaptive",
+        help="adaptive: dopri5 at --train-tol in training, 1,000 iterations at lr 3e-3; recipe: "
+        "the pretrained model's recipe (ffjord_edu.recipes.toy_recipe: fixed-step RK4, its "
+        "iterations and lr), as in RNODE's experiments",
+    )
+    parser.add_argument("--iters", type=int, default=None, help="training iterations of each")
+    parser.add_argument("--lr", type=float, default=None, help="Adam's initial lr (cosine decay)")
     parser.add_argument("--train-tol", type=float, default=1e-5, help="dopri5 atol = rtol")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="a smoke test of under a minute")
     parser.add_argument("--keep", action="store_true", help="reuse runs in --out, same settings")
+    parser.add_argument(
+        "--skip-baseline",
+        action="store_true",
+        help="train only --weights (to run weights in parallel processes; then --merge)",
+    )
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="combine these results files (same settings) into --out instead of training",
+    )
     parser.add_argument(
         "--out",
         type=Path,
@@ -212,22 +244,61 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    args = parse_args(argv)
-    torch.set_num_threads(1)  # every run trains on one thread; record that in the environment
-    iters = 10 if args.quick else args.iters
-    test_size = 1000 if args.quick else 10_000
+def protocol(args: argparse.Namespace) -> tuple[TrainConfig, dict[str, Any]]:
+    """The training configuration and the network options (with its solver) of every run."""
+    if args.protocol == "recipe":
+        recipe = toy_recipe(args.data, seed=args.seed)
+        config, network = recipe.config, json.loads(json.dumps(recipe.model))
+    else:
+        config = TrainConfig(iters=1000, batch_size=512, lr=3e-3, schedule="cosine")
+        network = {**NETWORK, "atol": args.train_tol, "rtol": args.train_tol}
+    iters = 10 if args.quick else args.iters or config.iters
     config = TrainConfig(
         iters=iters,
-        batch_size=512,
-        lr=args.lr,
-        schedule="cosine",
+        batch_size=config.batch_size,
+        lr=args.lr or config.lr,
+        schedule=config.schedule,
         seed=args.seed,
         eval_every=max(iters // 4, 1),
         checkpoint_every=iters,
         eval_atol=EVAL_TOL,
         eval_rtol=EVAL_TOL,
     )
+    return config, network
+
+
+def with_comparisons(results: dict[str, Any]) -> dict[str, Any]:
+    """Order the runs baseline first and compare every regularised run with the baseline."""
+    runs = sorted(results["runs"], key=lambda r: (r["lambda_kinetic"], r["lambda_jacobian"]))
+    baseline = (
+        runs[0] if (runs[0]["lambda_kinetic"], runs[0]["lambda_jacobian"]) == (0, 0) else None
+    )
+    comparisons = [compare(baseline, r) for r in runs[1:]] if baseline else []
+    return {**results, "runs": runs, "comparisons": comparisons}
+
+
+def merge(files: Sequence[Path], settings_keys: Sequence[str]) -> dict[str, Any]:
+    """One results file from several of the same settings (weights run in parallel)."""
+    parts = [json.loads(f.read_text()) for f in files]
+    for f, part in zip(files[1:], parts[1:]):
+        for key in settings_keys:
+            if part.get(key) != parts[0].get(key):
+                raise ValueError(f"{f} has a different '{key}' from {files[0]}; cannot merge")
+    runs = {(r["lambda_kinetic"], r["lambda_jacobian"]): r for p in parts for r in p["runs"]}
+    merged = {
+        **parts[0],
+        "command": " ".join(["python", *sys.argv]),
+        "merged_from": [{"file": str(f), "command": p["command"]} for f, p in zip(files, parts)],
+        "runs": list(runs.values()),
+    }
+    return with_comparisons(merged)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(1)  # every run trains on one thread; record that in the environment
+    config, network = protocol(args)
+    test_size = 1000 if args.quick else 10_000
     out = args.out or (
         Path(tempfile.gettempdir()) / "regularization_quick.json"
         if args.quick
@@ -235,10 +306,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     settings = {
         "data": args.data,
-        "network": {**NETWORK, "atol": args.train_tol, "rtol": args.train_tol},
+        "protocol": args.protocol,
+        "network": network,
         "train_config": asdict(config),
         "test_size": test_size,
     }
+    if args.merge:
+        results = merge(args.merge, ["data", "protocol", "network", "train_config"])
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=1) + "\n")
+        print_table(results)
+        return
     kept: dict[Weights, dict[str, Any]] = {}
     if args.keep and out.exists():
         previous = json.loads(out.read_text())
@@ -253,14 +331,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         "comparisons": [],
     }
     test = toy.sample(args.data, test_size, seed=TEST_SEED)
-    weights = list(dict.fromkeys([(0.0, 0.0), *kept, *args.weights]))
+    baseline = [] if args.skip_baseline else [(0.0, 0.0)]
+    weights = list(dict.fromkeys([*baseline, *kept, *args.weights]))
     with tempfile.TemporaryDirectory() as scratch:
         runs = args.runs or Path(scratch)
         for pair in weights:
-            run = kept.get(pair) or run_one(args.data, pair, config, args.train_tol, runs, test)
+            run = kept.get(pair) or run_one(args.data, pair, config, network, runs, test)
             results["runs"].append(run)
-            baseline = results["runs"][0]
-            results["comparisons"] = [compare(baseline, r) for r in results["runs"][1:]]
+            results = with_comparisons(results)
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(results, indent=1) + "\n")
     print_table(results)
