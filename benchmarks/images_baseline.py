@@ -62,7 +62,7 @@ def train_baseline(arguments: argparse.Namespace) -> dict:
     """Train the RealNVP for ``arguments.seconds`` of optimiser steps; every ``check_every``
     seconds evaluate validation bits/dim, and the test bits/dim of the best model so far."""
     torch.set_num_threads(1)
-    torch.manual_seed(0)
+    torch.manual_seed(arguments.seed)
     recipe = image_recipe("digits")
     alpha, batch_size = recipe.model["alpha"], recipe.config.batch_size
     data = images.load("digits")
@@ -74,7 +74,7 @@ def train_baseline(arguments: argparse.Namespace) -> dict:
     spent, iteration, best, best_test, history = 0.0, 0, math.inf, math.inf, []
     next_check = arguments.check_every
     while spent < arguments.seconds:
-        generator = torch.Generator().manual_seed(iteration)
+        generator = torch.Generator().manual_seed(arguments.seed * 1_000_003 + iteration)
         rows = torch.randint(len(data.train), (batch_size,), generator=generator)
         started = time.perf_counter()
         y = images.dequantize(data.train[rows], LEVELS, generator)
@@ -104,6 +104,7 @@ def train_baseline(arguments: argparse.Namespace) -> dict:
         "model": f"zuko.flows.RealNVP({DIM}, transforms={arguments.transforms}, "
         f"hidden_features=({arguments.hidden}, {arguments.hidden}))",
         "parameters": sum(p.numel() for p in flow.parameters()),
+        "seed": arguments.seed,
         "batch_size": batch_size,
         "lr": arguments.lr,
         "alpha": alpha,
@@ -142,6 +143,7 @@ def main() -> None:
         "--seconds", type=float, default=None, help="training time (default: the CNF's)"
     )
     parser.add_argument("--check-every", type=float, default=1.0, help="seconds between checks")
+    parser.add_argument("--seed", type=int, default=0, help="initialisation and batches")
     parser.add_argument("--transforms", type=int, default=6)
     parser.add_argument("--hidden", type=int, default=40)
     parser.add_argument("--lr", type=float, default=1e-3)

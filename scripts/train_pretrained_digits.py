@@ -71,6 +71,9 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=None, help="override (smoke tests only)")
     parser.add_argument("--remeasure", action="store_true", help="re-evaluate the saved model")
     parser.add_argument("--resume", action="store_true", help="continue the run in --runs")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="override (seed-robustness runs, not shipped)"
+    )
     arguments = parser.parse_args()
     if arguments.remeasure:
         torch.set_num_threads(1)
@@ -89,6 +92,8 @@ def main() -> None:
     if arguments.iters is not None:
         every = max(1, min(config.eval_every, arguments.iters))
         config = replace(config, iters=arguments.iters, eval_every=every, checkpoint_every=every)
+    if arguments.seed is not None:
+        config = replace(config, seed=arguments.seed)
     seed_everything(config.seed, threads=1)
     data = images.load("digits")
     model, metrics = train_images(data, config, arguments.runs, recipe.model, arguments.resume)
@@ -99,6 +104,7 @@ def main() -> None:
         "test_bits_per_dim": metrics["test_bits_per_dim"],
         "validation_bits_per_dim": best["validation_bits_per_dim"],
         "best_iteration": metrics["best_iteration"],
+        "seed": config.seed,
         "parameters": metrics["parameters"],
         "iters": metrics["iters"],
         "train_seconds": metrics["history"][-1]["train_seconds"],
