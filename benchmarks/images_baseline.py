@@ -157,6 +157,11 @@ def main() -> None:
     if arguments.compare_only:
         result = json.loads(arguments.out.read_text())
     else:
+        if arguments.seconds is None and not arguments.cnf.is_file():
+            parser.error(
+                f"--cnf {arguments.cnf} does not exist, so there is no CNF training time to "
+                "match; pass --seconds, or make the CNF with scripts/train_pretrained_digits.py"
+            )
         if arguments.seconds is None:
             arguments.seconds = json.loads(arguments.cnf.read_text())["train_seconds"]
         result = train_baseline(arguments)

@@ -49,7 +49,7 @@ import statistics
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -248,23 +248,22 @@ def protocol(args: argparse.Namespace) -> tuple[TrainConfig, dict[str, Any]]:
     """The training configuration and the network options (with its solver) of every run."""
     if args.protocol == "recipe":
         recipe = toy_recipe(args.data, seed=args.seed)
+        # tuples become lists, as the results file stores them (compared by --keep and --merge)
         config, network = recipe.config, json.loads(json.dumps(recipe.model))
     else:
         config = TrainConfig(iters=1000, batch_size=512, lr=3e-3, schedule="cosine")
         network = {**NETWORK, "atol": args.train_tol, "rtol": args.train_tol}
     iters = 10 if args.quick else args.iters or config.iters
-    config = TrainConfig(
+    return replace(
+        config,
         iters=iters,
-        batch_size=config.batch_size,
         lr=args.lr or config.lr,
-        schedule=config.schedule,
         seed=args.seed,
         eval_every=max(iters // 4, 1),
         checkpoint_every=iters,
         eval_atol=EVAL_TOL,
         eval_rtol=EVAL_TOL,
-    )
-    return config, network
+    ), network
 
 
 def with_comparisons(results: dict[str, Any]) -> dict[str, Any]:
@@ -312,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "test_size": test_size,
     }
     if args.merge:
-        results = merge(args.merge, ["data", "protocol", "network", "train_config"])
+        results = merge(args.merge, list(settings))
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=1) + "\n")
         print_table(results)
