@@ -3,6 +3,7 @@
 from .checkpoint import load
 from .cnf import CNF
 from .pretrained import load_pretrained
+from .resources import data_path
 from .runtime import device, fast_mode, seed_everything
 from .solvers import odeint
 from .source import show_source
@@ -11,6 +12,7 @@ from .train import TrainConfig, train, train_toy
 __all__ = [
     "CNF",
     "TrainConfig",
+    "data_path",
     "device",
     "fast_mode",
     "load",

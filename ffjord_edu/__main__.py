@@ -1,4 +1,5 @@
-"""Command line: ``python -m ffjord_edu train {toy,tabular,vae,images} …`` (the loop the notebooks use)."""
+"""Command line: ``ffjord-edu train {toy,tabular,vae,images} …`` (the loop the notebooks use) and
+``ffjord-edu notebooks DIR`` (the course, written into a folder)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from . import distributed
@@ -104,6 +106,18 @@ def parser() -> argparse.ArgumentParser:
     vae_parser.add_argument("--ode-hidden", type=_widths, default=None)
     vae_parser.add_argument("--iwae-samples", type=int, default=500, help="for the test bound")
     _add_common(vae_parser, defaults=False)
+    course = commands.add_parser(
+        "notebooks", help="write the course's notebooks into a folder, ready to open"
+    )
+    course.add_argument("dir", type=Path, help="folder to write into (created if missing)")
+    course.add_argument(
+        "--student",
+        action="store_true",
+        help="the student edition: solutions blanked, checks kept (default: the full edition)",
+    )
+    course.add_argument(
+        "--force", action="store_true", help="overwrite notebooks already in DIR (default: refuse)"
+    )
     return main_parser
 
 
@@ -130,6 +144,8 @@ def _chosen(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = parser().parse_args(argv)
+    if args.command == "notebooks":
+        return _write_notebooks(args)
     distributed.setup_from_environment()  # under torchrun: one process per GPU (or CPU share)
     if args.kind == "vae":
         metrics = _train_vae(args)
@@ -162,6 +178,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = {k: v for k, v in metrics.items() if k not in ("history", "config")}
     if distributed.is_main():
         print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _write_notebooks(args: argparse.Namespace) -> int:
+    """``notebooks DIR``: the lessons, from the installed package, into ``DIR``."""
+    from .course_files import write_course
+
+    try:
+        written = write_course(args.dir, student=args.student, overwrite=args.force)
+    except FileExistsError as error:
+        print(f"ffjord-edu notebooks: {error}", file=sys.stderr)
+        return 2
+    edition = "student" if args.student else "full"
+    print(f"wrote the {edition} edition, {len(written)} notebooks, to {args.dir}")
+    print(f"open it with: jupyter lab {args.dir / written[0].name}")
     return 0
 
 

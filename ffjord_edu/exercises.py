@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,23 +157,18 @@ def student_edition(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return edition
 
 
-def write_student_editions(
-    notebooks: Sequence[Path], out: Path, data: Path | None = None
-) -> list[Path]:
-    """Write the student edition of each notebook to ``out/notebooks/``; copy ``data`` beside it.
+def write_student_editions(notebooks: Sequence[Path], out: Path) -> list[Path]:
+    """Write the student edition of each notebook into the folder ``out``; returns the paths.
 
-    The layout mirrors the repository (``notebooks/`` next to ``data/``), so a notebook that
-    reads ``../data/...`` runs unchanged from ``out/notebooks``, and ``out`` can be handed out
-    as it is. Returns the written paths.
+    The editions read their data through the installed package (`ffjord_edu.data_path`), so
+    ``out`` can be anywhere and handed out as it is.
     """
-    target = out / "notebooks"
-    target.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     written = []
     for path in notebooks:
         edition = student_edition(nbformat.read(path, as_version=4))
         nbformat.validate(edition)
-        nbformat.write(edition, target / path.name)
-        written.append(target / path.name)
-    if data is not None:
-        shutil.copytree(data, out / "data", dirs_exist_ok=True)
+        nbformat.write(edition, out / path.name)
+        written.append(out / path.name)
     return written

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from torch import nn
 
 from .checkpoint import load
+from .resources import course_source, data_root, repository_url, scripts_folder
 
 __all__ = ["MAKERS", "available", "load_pretrained", "pretrained_root"]
 
@@ -24,9 +24,8 @@ MAKERS: dict[str, str] = {
 
 
 def pretrained_root() -> Path:
-    """``data/pretrained`` of this checkout, or ``$FFJORD_EDU_DATA/pretrained`` when set."""
-    data = os.environ.get("FFJORD_EDU_DATA")
-    return (Path(data) if data else Path(__file__).resolve().parents[1] / "data") / "pretrained"
+    """``pretrained/`` of the course data (`ffjord_edu.resources.data_root`)."""
+    return data_root() / "pretrained"
 
 
 def available() -> list[str]:
@@ -50,9 +49,10 @@ def load_pretrained(name: str) -> nn.Module:
     path = pretrained_root() / f"{name}.pt"
     if not path.is_file():
         have = ", ".join(available()) or "none"
+        where = "" if scripts_folder() else f", in a clone of {repository_url()}"
         raise FileNotFoundError(
-            f"no pretrained model '{name}' at {path}. Make it with: "
-            f"{MAKERS[family].format(name=model)}   (shipped models: {have})"
+            f"no pretrained model '{name}' in {course_source()} (looked for {path}). "
+            f"Make it with{where}: {MAKERS[family].format(name=model)}   (shipped models: {have})"
         )
     if family == "vae":
         from .models.vae import load_vae  # imported late: models import the training loop

@@ -3,8 +3,8 @@
     python scripts/make_student.py                        # all notebooks -> build/student/
     python scripts/make_student.py --out /tmp/handout notebooks/04_*.ipynb
 
-The result, ``build/student/notebooks/*.ipynb`` beside a copy of ``data/``, runs from top to
-bottom: every check cell reports "not solved yet" until its exercise is filled in. `make
+The result, ``build/student/notebooks/*.ipynb``, runs from top to bottom (data comes from the
+installed package): every check cell reports "not solved yet" until its exercise is filled in. `make
 student` runs this script; `tests/test_exercises.py` executes the editions it writes.
 """
 
@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "student")
     arguments = parser.parse_args()
     notebooks = arguments.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
-    for path in write_student_editions(notebooks, arguments.out, data=ROOT / "data"):
+    for path in write_student_editions(notebooks, arguments.out / "notebooks"):
         print(f"wrote {path}")
 
 

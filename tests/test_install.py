@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CONDA_NAMES = {"pytorch": "torch"}  # conda-forge name -> PyPI name
+CONDA_NAMES = {"pytorch": "torch", "python-build": "build"}  # conda-forge name -> PyPI name
 
 
 def requirement(text: str) -> tuple[str, str]:
@@ -25,9 +25,12 @@ def requirement(text: str) -> tuple[str, str]:
 
 
 def pyproject_requirements() -> set[tuple[str, str]]:
+    """Everything `make install` asks for (the package with its lab and test extras); where a
+    package is listed twice (ipywidgets: 7.7 for Colab, 8 for JupyterLab 4) the later one wins."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    listed = project["dependencies"] + project["optional-dependencies"]["test"]
-    return {requirement(line) for line in listed}
+    extras = project["optional-dependencies"]
+    listed = project["dependencies"] + extras["lab"] + extras["test"]
+    return set(dict(requirement(line) for line in listed if "[" not in line).items())
 
 
 def conda_requirements() -> set[tuple[str, str]]:
@@ -110,3 +113,24 @@ def test_readme_library_example_runs():
     exec(compile(example, "README.md", "exec"), namespace)
     assert namespace["samples"].shape == (1000, 2)
     assert namespace["flow"].nfe["forward"] > 0
+
+
+def test_make_cpu_installs_the_cpu_only_torch_first():
+    def planned(*variables: str) -> list[str]:
+        dry_run = ["make", "-n", "-B", "install", *variables]
+        return subprocess.run(dry_run, cwd=ROOT, capture_output=True, text=True).stdout.splitlines()
+
+    with_cpu = planned("CPU=1")
+    cpu_torch = next(i for i, line in enumerate(with_cpu) if "whl/cpu" in line)
+    package = next(
+        i for i, line in enumerate(with_cpu) if 'install --quiet -e ".[lab,test]"' in line
+    )
+    assert "install --quiet torch --index-url" in with_cpu[cpu_torch] and cpu_torch < package
+    assert not any("whl/cpu" in line for line in planned())
+
+
+def test_binder_builds_cpu_torch_then_the_package_with_jupyterlab():
+    requirements = (ROOT / "binder" / "requirements.txt").read_text()
+    assert "whl/cpu" in requirements and re.search(r"^torch", requirements, re.M)
+    post_build = ROOT / "binder" / "postBuild"
+    assert os.access(post_build, os.X_OK) and '-e ".[lab]"' in post_build.read_text()

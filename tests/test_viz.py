@@ -19,6 +19,7 @@ from ffjord_edu.viz import (
     show_source,
     trajectories_3d,
 )
+from ffjord_edu.viz import player as player_module
 
 
 def standard_normal(x):
@@ -75,6 +76,16 @@ def test_player_updates_its_image_when_the_slider_moves():
     assert player.image.value == frames[0] and player.slider.max == 3
     player.slider.value = 2
     assert player.image.value == frames[2] and player.label.value == "t = 0.67"
+
+
+def test_player_pages_from_python_where_ipywidgets_has_no_stack(monkeypatch):
+    """Colab's ipywidgets 7.7 has no Stack: one image, its frame sent by the kernel."""
+    monkeypatch.setattr(player_module, "HAS_STACK", False)
+    frames = render_frames(lambda i, ax: ax.set_title(f"frame {i}"), 3, size=(2, 2), dpi=30)
+    player = FramePlayer(frames, ["a", "b", "c"])
+    assert player.images is player.image and player.image.value == frames[0]
+    player.slider.value = 2
+    assert player.image.value == frames[2] and player.label.value == "c"
 
 
 @pytest.mark.parametrize(

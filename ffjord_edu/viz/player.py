@@ -42,6 +42,10 @@ def render_frames(
     return frames
 
 
+# ipywidgets 8 has `Stack`; Colab ships 7.7, which has none (the player then pages in Python).
+HAS_STACK = hasattr(widgets, "Stack")
+
+
 class FramePlayer:
     """A play button and a slider over precomputed PNG frames, with a label per frame.
 
@@ -50,10 +54,11 @@ class FramePlayer:
         labels: one caption per frame (e.g. ``"t = 0.50"``).
         interval_ms: time between frames when playing.
 
-    Every frame is sent to the browser once, as one image in a ``Stack``; the play button, the
-    slider, the shown image and its caption are all linked in the browser (``jslink``), so
-    scrubbing needs no kernel: it also works in a static HTML page made from saved widget state.
-    A Python callback keeps the kernel's copy of the shown frame in step.
+    With ipywidgets 8 every frame is sent to the browser once, as one image in a ``Stack``; the
+    play button, the slider, the shown image and its caption are all linked in the browser
+    (``jslink``), so scrubbing needs no kernel: it also works in a static HTML page made from
+    saved widget state. A Python callback keeps the kernel's copy of the shown frame in step.
+    With ipywidgets 7 (Colab) one image widget shows the frame the slider picks, set from Python.
     """
 
     def __init__(
@@ -74,15 +79,20 @@ class FramePlayer:
             value=0, min=0, max=last, description=description, readout=False, continuous_update=True
         )
         self.play = widgets.Play(value=0, min=0, max=last, interval=interval_ms)
-        self.images = widgets.Stack(
-            [widgets.Image(value=frame, format="png") for frame in self.frames], selected_index=0
-        )
-        self.captions = widgets.Stack(
-            [widgets.Label(text) for text in self.labels], selected_index=0
-        )
         widgets.jslink((self.play, "value"), (self.slider, "value"))
-        for stack in (self.images, self.captions):
-            widgets.jslink((self.slider, "value"), (stack, "selected_index"))
+        if HAS_STACK:
+            self.images = widgets.Stack(
+                [widgets.Image(value=frame, format="png") for frame in self.frames],
+                selected_index=0,
+            )
+            self.captions = widgets.Stack(
+                [widgets.Label(text) for text in self.labels], selected_index=0
+            )
+            for stack in (self.images, self.captions):
+                widgets.jslink((self.slider, "value"), (stack, "selected_index"))
+        else:
+            self.images = widgets.Image(value=self.frames[0], format="png")
+            self.captions = widgets.Label(self.labels[0])
         self.slider.observe(self._follow, names="value")
         self.widget = widgets.VBox(
             [widgets.HBox([self.play, self.slider, self.captions]), self.images]
@@ -91,16 +101,23 @@ class FramePlayer:
     @property
     def image(self) -> widgets.Image:
         """The image widget of the frame on show."""
-        return self.images.children[self.images.selected_index]
+        if HAS_STACK:
+            return self.images.children[self.images.selected_index]
+        return self.images
 
     @property
     def label(self) -> widgets.Label:
         """The caption widget of the frame on show."""
-        return self.captions.children[self.captions.selected_index]
+        if HAS_STACK:
+            return self.captions.children[self.captions.selected_index]
+        return self.captions
 
     def _follow(self, change: dict) -> None:
-        # jslink moves the stacks in the browser only; mirror it so the kernel agrees.
-        self.images.selected_index = self.captions.selected_index = change["new"]
+        if HAS_STACK:  # jslink moves the stacks in the browser only; mirror it in the kernel
+            self.images.selected_index = self.captions.selected_index = change["new"]
+        else:  # no stacks: the kernel sends the frame
+            self.images.value = self.frames[change["new"]]
+            self.captions.value = self.labels[change["new"]]
 
     def _ipython_display_(self) -> None:
         display(self.widget)
