@@ -303,3 +303,18 @@ def test_no_check_cell_shows_the_answer(path):
     for cell in checks:
         shown = answers_shown(cell.source)
         assert not shown, f"{path.name}: a check cell shows the answer: {shown}\n{cell.source}"
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if solution_cells(p)], ids=lambda p: p.stem)
+def test_no_check_cell_prints_a_stray_verdict(path):
+    """A checker returns True/False; as a cell's last expression, Jupyter would print it too."""
+    for cell in nbformat.read(path, as_version=4).cells:
+        if "check" not in tags(cell):
+            continue
+        last = ast.parse(cell.source).body[-1]
+        shown = isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)
+        checker = shown and ast.unparse(last.value.func).startswith("check_")
+        assert not checker or cell.source.rstrip().endswith(";"), (
+            f"{path.name}: end the check cell with `;` so that its True/False is not shown:\n"
+            f"{cell.source}"
+        )
