@@ -142,7 +142,7 @@ def _graded(name: str, ok: bool, message: str, hint: Hint = "", expected: str = 
         if tries >= REVEAL_AFTER:
             message += f" (The expected value: {expected}.)"
         elif tries == REVEAL_AFTER - 1:
-            message += f' Stuck? show_answer("{name}") prints the expected value.'
+            message += f' Stuck? ffjord_edu.checks.show_answer("{name}") prints the expected value.'
     return _verdict(False, message)
 
 

@@ -265,7 +265,7 @@ def test_hints_escalate_and_the_value_waits(capsys):
         assert not check_close(0.7, 0.75, name="the sum", hint=hints)
     first, second, third = capsys.readouterr().out.splitlines()
     assert first == "❌ the sum is off: got 0.7. Hint: a nudge."
-    assert "Hint: the formula." in second and 'show_answer("the sum")' in second
+    assert "Hint: the formula." in second and 'ffjord_edu.checks.show_answer("the sum")' in second
     assert "0.75" not in first + second
     assert "Hint: the formula." in third and "The expected value: 0.75." in third
     show_answer("the sum")
