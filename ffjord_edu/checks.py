@@ -13,6 +13,17 @@ would give, and the specialised checkers build on it:
 * `check_time_direction`: a density solve run from 0 to 1 instead of from 1 down to 0;
 * `check_rademacher_probe`: 0/1 bits instead of ±1, Gaussian noise, the same probe every call;
 * `check_probe_fixed`: augmented dynamics that redraw the Hutchinson probe at every evaluation.
+
+Hints escalate: the first wrong try of an exercise shows the first hint of ``hint`` (a nudge), later
+tries the next ones, and only from the `REVEAL_AFTER`-th wrong try on does a message show the
+expected value (or at any time, on request, `show_answer`). A named mistake is recognised when the
+answer lies much closer to the mistaken value than to the right one (`MISTAKE_SEPARATION`), not
+only within the main comparison's tolerance: a mistaken reference is solved tightly, the student's
+answer at a solver's default tolerance, and the two differ by nats, not by 1e-4.
+
+Below the generic checkers sit the exercise checkers of the notebooks (``check_second_order``,
+``check_doubling_time``, ...): each computes its expected answer itself, from an oracle
+independent of the formula the student is asked for, so a check cell never shows the answer.
 """
 
 from __future__ import annotations
@@ -28,15 +39,35 @@ import torch
 __all__ = [
     "FLIPPED_LOG_DET",
     "MISSING_LOG_DET",
+    "MISTAKE_SEPARATION",
+    "NO_ENABLE_GRAD",
+    "REVEAL_AFTER",
     "WRONG_TIME_DIRECTION",
     "ExerciseError",
+    "check_adjoint_by_hand",
     "check_close",
+    "check_cost_exponents",
+    "check_density_solve",
+    "check_doubling_time",
+    "check_fraction_on_board",
     "check_function",
+    "check_kl_gaps",
     "check_log_density",
+    "check_log_density_from_flow",
+    "check_logit_normal",
+    "check_planar_log_det",
+    "check_predicted_spread",
     "check_probe_fixed",
+    "check_probes_needed",
     "check_rademacher_probe",
+    "check_second_order",
+    "check_swirl_divergence",
     "check_time_direction",
     "check_true",
+    "check_uniform_bits_per_dim",
+    "check_zero_variance_matrix",
+    "second_order_oracle",
+    "show_answer",
 ]
 
 FLIPPED_LOG_DET = (
@@ -53,8 +84,37 @@ WRONG_TIME_DIRECTION = (
 )
 
 
+NO_ENABLE_GRAD = (
+    "it fails under torch.no_grad(), and that is how the solve runs (it needs no gradients, so "
+    "the lesson turns them off). The divergence needs autograd from z to f all the same: compute "
+    "the velocity and its divergence inside `with torch.enable_grad():`, on "
+    "z.detach().requires_grad_(True), and return both outputs detached."
+)
+
+
+def _needs_grad_mode(error: Exception) -> bool:
+    """Did autograd fail because gradients were off (no graph from z to f)?"""
+    text = str(error)
+    return isinstance(error, RuntimeError) and (
+        "does not require grad" in text or "inference tensor" in text.lower()
+    )
+
+
 class ExerciseError(AssertionError):
     """An exercise answer is wrong (raised only in strict mode)."""
+
+
+Hint = str | Sequence[str]
+
+REVEAL_AFTER = 3
+"""The wrong try of an exercise from which its message shows the expected value."""
+
+MISTAKE_SEPARATION = 0.1
+"""A wrong answer is named as a known mistake when its distance to the mistaken value is at most
+this fraction of its distance to the right answer (or within the comparison's own tolerance)."""
+
+_wrong_tries: dict[str, int] = {}
+_expected: dict[str, str] = {}
 
 
 def _verdict(ok: bool, message: str) -> bool:
@@ -62,6 +122,41 @@ def _verdict(ok: bool, message: str) -> bool:
     if not ok and os.environ.get("FFJORD_EDU_STRICT_CHECKS", "0") == "1":
         raise ExerciseError(message)
     return ok
+
+
+def _graded(name: str, ok: bool, message: str, hint: Hint = "", expected: str = "") -> bool:
+    """Print the verdict of one try at exercise ``name``; a wrong try escalates the help.
+
+    The k-th wrong try (k = 1, 2, ...) shows the k-th hint of ``hint`` (the last one once they run
+    out) and, from the `REVEAL_AFTER`-th on, ``expected`` (a description of the right value).
+    """
+    if ok or not message.startswith("❌"):
+        return _verdict(ok, message)
+    tries = _wrong_tries[name] = _wrong_tries.get(name, 0) + 1
+    hints = [hint] if isinstance(hint, str) else list(hint)
+    shown = hints[min(tries, len(hints)) - 1] if hints else ""
+    if shown:
+        message += f" Hint: {shown}"
+    if expected:
+        _expected[name] = expected
+        if tries >= REVEAL_AFTER:
+            message += f" (The expected value: {expected}.)"
+        elif tries == REVEAL_AFTER - 1:
+            message += f' Stuck? ffjord_edu.checks.show_answer("{name}") prints the expected value.'
+    return _verdict(False, message)
+
+
+def show_answer(name: str) -> None:
+    """Print the expected value of exercise ``name``, as its last wrong try saw it (on request).
+
+    Example:
+        >>> show_answer("an exercise never tried")
+        No wrong try of an exercise named 'an exercise never tried' yet: run its check first.
+    """
+    if name in _expected:
+        print(f"{name}: the expected value is {_expected[name]}.")
+    else:
+        print(f"No wrong try of an exercise named {name!r} yet: run its check first.")
 
 
 def _not_attempted(answer: Any) -> bool:
@@ -88,9 +183,33 @@ def _matches(answer: Any, expected: Any, atol: float, rtol: float) -> bool:
     return bool(torch.allclose(got, want, atol=atol, rtol=rtol))
 
 
-def _compare(
-    answer: Any, expected: Any, name: str, atol: float, rtol: float, hint: str
-) -> tuple[bool, str]:
+def _is_the_mistake(got: Any, mistaken: Any, expected: Any, atol: float, rtol: float) -> bool:
+    """Is the wrong answer ``got`` the known mistake ``mistaken`` rather than the right ``expected``?
+
+    Yes when it matches ``mistaken`` within the comparison's tolerance, or when it lies at least
+    ``1 / MISTAKE_SEPARATION`` times closer to ``mistaken`` than to ``expected`` (largest
+    entry-wise distances): a mistake solved at a different tolerance than the answer still counts.
+    """
+    got, mistaken, expected = _as_float64(got), _as_float64(mistaken), _as_float64(expected)
+    if got is None or mistaken is None or expected is None or got.shape != mistaken.shape:
+        return False
+    if torch.allclose(got, mistaken, atol=atol, rtol=rtol):
+        return True
+    to_mistake = float((got - mistaken).abs().max())
+    to_right = float((got - expected).abs().max()) if got.shape == expected.shape else math.inf
+    return to_mistake <= MISTAKE_SEPARATION * to_right
+
+
+def _describe(value: torch.Tensor) -> str:
+    if value.numel() == 1:
+        return f"{float(value):.6g}"
+    return f"the tensor {[round(v, 4) for v in value.flatten()[:6].tolist()]}" + (
+        ", ..." if value.numel() > 6 else ""
+    )
+
+
+def _compare(answer: Any, expected: Any, name: str, atol: float, rtol: float) -> tuple[bool, str]:
+    """``(ok, message)`` for one comparison; the message never shows the expected value."""
     if _not_attempted(answer):
         return False, _not_solved(name, "it is still `...`; replace it with your code")
     if answer is None:
@@ -104,10 +223,10 @@ def _compare(
     if torch.allclose(got, want, atol=atol, rtol=rtol):
         return True, f"✅ {name} is right."
     if got.numel() == 1:
-        shown = f"got {float(got):.6g}, expected {float(want):.6g}"
+        shown = f"got {float(got):.6g}"
     else:
         shown = f"values off by up to {float((got - want).abs().max()):.3g}"
-    return False, f"❌ {name} is off: {shown}." + (f" Hint: {hint}" if hint else "")
+    return False, f"❌ {name} is off: {shown}."
 
 
 def check_close(
@@ -116,16 +235,21 @@ def check_close(
     name: str = "your answer",
     atol: float = 1e-6,
     rtol: float = 1e-4,
-    hint: str = "",
+    hint: Hint = "",
 ) -> bool:
     """Is ``answer`` numerically equal to ``expected`` (numbers, arrays or tensors)?
+
+    A wrong answer shows the hints one by one (``hint`` may be a sequence: a nudge first) and the
+    expected value only from the `REVEAL_AFTER`-th wrong try on.
 
     Example:
         >>> check_close(0.5 + 0.25, 0.75, name="the sum")
         ✅ the sum is right.
         True
     """
-    return _verdict(*_compare(answer, expected, name, atol, rtol, hint))
+    ok, message = _compare(answer, expected, name, atol, rtol)
+    want = _as_float64(expected)
+    return _graded(name, ok, message, hint, _describe(want) if want is not None else "")
 
 
 def _run_against(
@@ -135,7 +259,6 @@ def _run_against(
     name: str,
     atol: float,
     rtol: float,
-    hint: str,
     mistakes: Mapping[str, Callable],
 ) -> tuple[bool, str, Any, Any]:
     """Compare ``function`` with ``reference`` on each input; name a known mistake if one fits.
@@ -144,6 +267,14 @@ def _run_against(
     """
     if _not_attempted(function):
         return False, _not_solved(name, "write it in place of the `...`"), None, None
+    if not callable(function):
+        return (
+            False,
+            f"❌ {name} must be a function (a `def`), got {type(function).__name__}: the check "
+            "calls it on inputs of its own.",
+            None,
+            None,
+        )
     for args in inputs:
         try:
             got = function(*args)
@@ -152,10 +283,10 @@ def _run_against(
         if _not_attempted(got):
             return False, _not_solved(name, "it still returns `...`; write its body"), None, None
         expected = reference(*args)
-        ok, message = _compare(got, expected, f"{name}'s result", atol, rtol, hint)
+        ok, message = _compare(got, expected, f"{name}'s result", atol, rtol)
         if not ok:
             for explanation, mistaken in mistakes.items():
-                if _matches(got, mistaken(*args), atol, rtol):
+                if _is_the_mistake(got, mistaken(*args), expected, atol, rtol):
                     return False, f"❌ {name}: {explanation}", got, expected
             return False, message, got, expected
     return True, f"✅ {name} is right on all {len(inputs)} test inputs.", None, None
@@ -168,15 +299,15 @@ def check_function(
     name: str = "your function",
     atol: float = 1e-6,
     rtol: float = 1e-4,
-    hint: str = "",
+    hint: Hint = "",
     mistakes: Mapping[str, Callable] | None = None,
 ) -> bool:
     """Does ``function(*args)`` match ``reference(*args)`` for every ``args`` in ``inputs``?
 
     Arguments:
         mistakes: known wrong answers, ``{explanation: mistaken_reference}``; when a wrong
-            result equals ``mistaken_reference(*args)``, the explanation is shown instead of the
-            bare difference.
+            result is that of ``mistaken_reference(*args)`` (see `MISTAKE_SEPARATION`), the
+            explanation is shown instead of the bare difference.
 
     Example:
         >>> try:  # under FFJORD_EDU_STRICT_CHECKS=1 a wrong answer also raises
@@ -187,10 +318,15 @@ def check_function(
         ✅ my_abs is right on all 1 test inputs.
         ❌ my_abs: a sign slip.
     """
-    ok, message, _, _ = _run_against(
-        function, reference, inputs, name, atol, rtol, hint, mistakes or {}
+    ok, message, _, expected = _run_against(
+        function, reference, inputs, name, atol, rtol, mistakes or {}
     )
-    return _verdict(ok, message)
+    return _graded(name, ok, message, hint, _expected_text(expected))
+
+
+def _expected_text(expected: Any) -> str:
+    want = None if expected is None else _as_float64(expected)
+    return "" if want is None else _describe(want) + " (at the first input it got wrong)"
 
 
 def check_log_density(
@@ -200,7 +336,7 @@ def check_log_density(
     name: str = "your log-density",
     atol: float = 1e-6,
     rtol: float = 1e-4,
-    hint: str = "",
+    hint: Hint = "",
 ) -> bool:
     r"""Check a change-of-variables log-density and name the classic slips.
 
@@ -232,17 +368,23 @@ def check_log_density(
         MISSING_LOG_DET: lambda *args: parts(*args)[0],
     }
     ok, message, got, expected = _run_against(
-        log_density, reference, inputs, name, atol, rtol, hint, mistakes
+        log_density, reference, inputs, name, atol, rtol, mistakes
     )
     if not ok and got is not None and message.startswith(f"❌ {name}'s result is off"):
-        gap = _as_float64(got) - _as_float64(expected)
-        if gap.numel() > 1 and float(gap.std()) < atol + rtol and abs(float(gap.mean())) > atol:
-            message = (
-                f"❌ {name}: off by the same constant {float(gap.mean()):+.4g} at every point: "
-                f"a normalising constant is missing or doubled (a standard normal in D "
-                f"dimensions needs −(D/2)·log 2π = −{0.5 * math.log(2 * math.pi):.4f}·D)."
-            )
-    return _verdict(ok, message)
+        message = _constant_offset(got, expected, name, atol, rtol) or message
+    return _graded(name, ok, message, hint, _expected_text(expected))
+
+
+def _constant_offset(got: Any, expected: Any, name: str, atol: float, rtol: float) -> str | None:
+    """The message for an answer off by one constant at every point, or ``None``."""
+    gap = _as_float64(got) - _as_float64(expected)
+    if gap.numel() > 1 and float(gap.std()) < atol + rtol and abs(float(gap.mean())) > atol:
+        return (
+            f"❌ {name}: off by the same constant {float(gap.mean()):+.4g} at every point: "
+            f"a normalising constant is missing or doubled (a standard normal in D "
+            f"dimensions needs −(D/2)·log 2π = −{0.5 * math.log(2 * math.pi):.4f}·D)."
+        )
+    return None
 
 
 def check_time_direction(
@@ -254,24 +396,25 @@ def check_time_direction(
     end: float = 0.0,
     atol: float = 1e-5,
     rtol: float = 1e-4,
-    hint: str = "",
+    hint: Hint = "",
     mistakes: Mapping[str, Callable] | None = None,
 ) -> bool:
     """Check a function that integrates an ODE from ``start`` to ``end``; spot the reversed solve.
 
     ``solve(*args, t0, t1)`` is the reference solver run from ``t0`` to ``t1``: the right answer
     is ``solve(*args, start, end)``; ``solve(*args, end, start)`` (time running the wrong way,
-    e.g. a density solve from 0 to 1 that treats the data point as noise) is named as such.
+    e.g. a density solve from 0 to 1 that treats the data point as noise) is named as such, also
+    when the student solved at a looser tolerance than the reference (see `MISTAKE_SEPARATION`).
     Further ``mistakes`` work as in `check_function`.
     """
     known = {
         WRONG_TIME_DIRECTION.format(start=start, end=end): lambda *args: solve(*args, end, start),
         **(mistakes or {}),
     }
-    ok, message, _, _ = _run_against(
-        function, lambda *args: solve(*args, start, end), inputs, name, atol, rtol, hint, known
+    ok, message, _, expected = _run_against(
+        function, lambda *args: solve(*args, start, end), inputs, name, atol, rtol, known
     )
-    return _verdict(ok, message)
+    return _graded(name, ok, message, hint, _expected_text(expected))
 
 
 def _rademacher_problem(probe: Any, like: torch.Tensor) -> str | None:
@@ -360,13 +503,16 @@ def check_probe_fixed(
     the divergence without its minus sign, the exact trace instead of the estimate, and the
     same probe in every solve. ``z`` has shape ``(B, D)`` with ``D ≤ 12``; with ``B ≥ 16`` a
     correct answer is called "the same probe every solve" with probability below 2^-32.
+
+    The dynamics run under ``torch.no_grad()``, as in a density solve that needs no gradients:
+    dynamics that take the divergence without ``torch.enable_grad()`` fail there, and are named.
     """
     if _not_attempted(make_dynamics):
         return _verdict(False, _not_solved(name, "write it in place of the `...`"))
     time = torch.tensor(t, dtype=z.dtype)
     state = (z, torch.zeros(z.shape[0], dtype=z.dtype))
-    try:
-        with torch.random.fork_rng():  # checking must not move the notebook's random stream
+    try:  # checking must not move the notebook's random stream; the solve runs without gradients
+        with torch.random.fork_rng(), torch.no_grad():
             dynamics = make_dynamics(net, z)
             first = ... if _not_attempted(dynamics) else dynamics(time, state)
             if _not_attempted(first):
@@ -374,6 +520,8 @@ def check_probe_fixed(
             again = dynamics(time, state)
             other_solves = [make_dynamics(net, z)(time, state)[1] for _ in range(2)]
     except Exception as error:  # the student's code: report it, do not crash the lesson
+        if _needs_grad_mode(error):
+            return _verdict(False, f"❌ {name}: {NO_ENABLE_GRAD}")
         return _verdict(False, f"❌ {name} raised {type(error).__name__}: {error}")
     if not isinstance(first, tuple | list) or len(first) != 2:
         return _verdict(False, f"❌ {name}: dynamics(t, (z, ell)) must return a pair (dz, dell).")
@@ -425,3 +573,694 @@ def check_true(condition: Any, right: str, wrong: str) -> bool:
     if _not_attempted(condition):
         return _verdict(False, _not_solved("the answer", "it is still `...`; replace it"))
     return _verdict(bool(condition), f"✅ {right}" if condition else f"❌ {wrong}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The notebooks' exercise checkers. Each computes the right answer itself, from an oracle that
+# does not use the formula the student is asked for, so a check cell holds no answer to copy.
+
+
+def _seeded(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _check_value(
+    answer: Any,
+    expected: Any,
+    name: str,
+    atol: float,
+    rtol: float,
+    hint: Hint,
+    mistakes: Mapping[str, Any] | None = None,
+) -> bool:
+    """`check_close` that also names known wrong values (``{explanation: mistaken_value}``)."""
+    ok, message = _compare(answer, expected, name, atol, rtol)
+    if not ok and message.startswith(f"❌ {name} is off"):
+        for explanation, mistaken in (mistakes or {}).items():
+            if _is_the_mistake(answer, mistaken, expected, atol, rtol):
+                message = f"❌ {name}: {explanation}"
+                break
+    return _graded(name, ok, message, hint, _describe(_as_float64(expected)))
+
+
+def _not_a_function(answer: Any, name: str, what: str) -> str | None:
+    """The message for a value given where a function is asked for, or ``None``."""
+    if _not_attempted(answer) or callable(answer):
+        return None
+    return (
+        f"❌ {name} must be a function, `def {name}({what}):`, not a {type(answer).__name__}: "
+        "the check calls it on inputs of its own, so a number measured or copied for one input "
+        "cannot pass."
+    )
+
+
+def _returns_one_constant(function: Callable, inputs: Sequence[tuple]) -> bool:
+    """Does ``function`` give the same number for inputs whose answers differ (a copied value)?"""
+    try:
+        values = [_as_float64(function(*args)) for args in inputs]
+    except Exception:  # the student's code: `_run_against` reports the error itself
+        return False
+    if any(v is None or v.numel() != 1 for v in values):
+        return False
+    return all(torch.isclose(v, values[0], rtol=1e-9, atol=1e-12) for v in values)
+
+
+def second_order_oracle(matrix: torch.Tensor) -> torch.Tensor:
+    r"""The :math:`c` of :math:`\log|\det(I + \varepsilon J)| = \varepsilon \operatorname{Tr} J + c\,\varepsilon^2 + O(\varepsilon^3)`.
+
+    From the eigenvalues :math:`\lambda_i` of ``matrix``: :math:`\log|1 + \varepsilon\lambda| =
+    \operatorname{Re}\log(1 + \varepsilon\lambda)`, so :math:`c = -\tfrac12 \sum_i
+    \operatorname{Re}\lambda_i^2` (notebook 03, exercise 1).
+    """
+    return -0.5 * (torch.linalg.eigvals(matrix) ** 2).real.sum()
+
+
+def check_second_order(
+    second_order: Any,
+    matrix: torch.Tensor | None = None,
+    measured: Any = None,
+    name: str = "second_order",
+) -> bool:
+    r"""Notebook 03, exercise 1: ``second_order(J)``, the coefficient :math:`c` as a formula in J.
+
+    Checked on several random square matrices against `second_order_oracle`; the classic slips
+    (:math:`\|J\|_F^2` or :math:`(\operatorname{Tr}J)^2` for :math:`\operatorname{Tr}J^2`, the
+    factor :math:`-\tfrac12`) are named, and a function that returns one number for every matrix
+    (a copied measurement) is rejected. With ``matrix`` and ``measured`` (the notebook's ``J5``
+    and its measured ``c``), a right formula is also shown against the measurement.
+    """
+    problem = _not_a_function(second_order, name, "J")
+    if problem:
+        return _graded(name, False, problem)
+    generator = _seeded(2021)
+    inputs = [(torch.randn(d, d, generator=generator, dtype=torch.float64),) for d in (5, 3, 4, 6)]
+    if not _not_attempted(second_order) and _returns_one_constant(second_order, inputs):
+        return _graded(
+            name,
+            False,
+            f"❌ {name} returns the same number for every matrix, but c depends on J: write it "
+            "as a formula in J (a measured value for J5 fits J5 alone).",
+        )
+    ok, message, _, expected = _run_against(
+        second_order,
+        second_order_oracle,
+        inputs,
+        name,
+        1e-9,
+        1e-9,
+        {
+            "that is −½ Tr(JᵀJ) = −½‖J‖²_F, the squared singular values; you need the squared "
+            "eigenvalues, Σλᵢ², which are the eigenvalues of J² (not of JᵀJ).": lambda j: (
+                -0.5 * j.pow(2).sum()
+            ),
+            "that is −½ (Tr J)², the square of the sum of the eigenvalues; you need the sum of "
+            "their squares.": lambda j: -0.5 * torch.trace(j) ** 2,
+            "the factor is off: log(1 + u) = u − u²/2 + …, so each eigenvalue contributes "
+            "−½ ε²λᵢ².": lambda j: torch.trace(j @ j),
+            "the sign is flipped: log(1 + u) = u − u²/2 + …": lambda j: 0.5 * torch.trace(j @ j),
+        },
+    )
+    hints = (
+        "expand log(1 + ελᵢ) to second order and sum over i; which matrix has the eigenvalues λᵢ²?",
+        "the eigenvalues of J² are λᵢ², so Σλᵢ² = Tr(J²); mind the factor of the ε² term.",
+    )
+    verdict = _graded(name, ok, message, hints, _expected_text(expected))
+    if ok and matrix is not None and measured is not None:
+        print(
+            f"   for J5: your formula gives {float(second_order(matrix)):.4f}, "
+            f"the measurement {float(measured):.4f}."
+        )
+    return verdict
+
+
+def _divergence_by_autograd(field: Callable, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    from .trace import exact_divergence
+
+    with torch.enable_grad():
+        z = z.detach().clone().requires_grad_(True)
+        return exact_divergence(field(t, z), z, create_graph=False).detach()
+
+
+def _in_inference_mode(function: Callable) -> Callable:
+    """``function`` run with autograd impossible (a formula needs none; autograd raises there)."""
+
+    def run(*args: Any) -> Any:
+        with torch.inference_mode():
+            return function(*args)
+
+    return run
+
+
+def check_swirl_divergence(
+    swirl_divergence: Any, field: Callable, name: str = "swirl_divergence"
+) -> bool:
+    r"""Notebook 03, exercise 2: the divergence of the swirl field by formula, without autograd.
+
+    Compared with the exact divergence of ``field`` (the notebook's swirl) by autograd at random
+    points and times; the student's function runs in ``torch.inference_mode()``, where autograd
+    cannot run, so an answer that differentiates instead of using a formula is named.
+    """
+    generator = _seeded(3)
+    inputs = [
+        (
+            torch.tensor(t, dtype=torch.float64),
+            s * torch.randn(16, 2, generator=generator, dtype=torch.float64),
+        )
+        for t, s in ((0.0, 1.0), (0.7, 3.0))
+    ]
+    if not _not_attempted(swirl_divergence) and callable(swirl_divergence):
+        try:
+            _in_inference_mode(swirl_divergence)(*inputs[0])
+        except Exception as error:  # the student's code: name autograd, report anything else
+            if _needs_grad_mode(error) or "grad" in str(error).lower():
+                return _graded(
+                    name,
+                    False,
+                    f"❌ {name} uses autograd; the exercise asks for a formula: write "
+                    "Tr(∂f/∂z) out by hand from the three ingredients of f.",
+                )
+
+    def push_without_r_term(t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return 2 * torch.exp(-z.pow(2).sum(dim=1) / 2)
+
+    ok, message, _, expected = _run_against(
+        _in_inference_mode(swirl_divergence) if callable(swirl_divergence) else swirl_divergence,
+        lambda t, z: _divergence_by_autograd(field, t, z),
+        inputs,
+        name,
+        1e-8,
+        1e-4,
+        {
+            "the r·g′(r) term of the push is missing: ∇·(g(r) z) = 2g + r g′(r), and "
+            "g = e^{−r²/2} is not constant.": push_without_r_term,
+            "the sign is flipped.": lambda t, z: -_divergence_by_autograd(field, t, z),
+        },
+    )
+    hints = (
+        "two of the three ingredients have zero divergence (the facts above say which); "
+        "work out the third with ∇·(g(r) z) = 2g + r g′(r).",
+        "only the push term e^{−r²/2} z contributes: g = e^{−r²/2}, so r g′(r) = −r² g.",
+    )
+    return _graded(name, ok, message, hints, _expected_text(expected))
+
+
+def _doubling_time_oracle(matrix: torch.Tensor) -> float:
+    r"""The time at which :math:`p_t(0) = 2 p_0(0)` under :math:`\dot z = Az`, by bisection.
+
+    The particles of :math:`\mathcal N(0, I)` are :math:`\mathcal N(0, e^{tA} e^{tA^\top})` at time
+    :math:`t`, so :math:`\log p_t(0) - \log p_0(0) = -\log|\det e^{tA}|`, evaluated with the
+    matrix exponential and a log-determinant (no trace).
+    """
+
+    def gain(t: float) -> float:
+        return -float(torch.linalg.slogdet(torch.linalg.matrix_exp(t * matrix)).logabsdet)
+
+    low, high = 0.0, 1.0
+    while gain(high) < math.log(2):
+        low, high = high, 2 * high
+        if high > 1e6:
+            raise ValueError("the density at the origin never doubles under this matrix")
+    for _ in range(200):
+        middle = (low + high) / 2
+        low, high = (middle, high) if gain(middle) < math.log(2) else (low, middle)
+    return (low + high) / 2
+
+
+def check_doubling_time(t_double: Any, matrix: torch.Tensor, name: str = "t_double") -> bool:
+    """Notebook 03, exercise 3: when has the density at the fixed point 0 of ż = Az doubled?"""
+    if isinstance(t_double, torch.Tensor) and t_double.numel() == 1:
+        t_double = float(t_double)
+    expected = _doubling_time_oracle(matrix.double())
+    rate = -float(torch.linalg.slogdet(torch.linalg.matrix_exp(matrix.double())).logabsdet)
+    mistakes = {
+        "a negative time: log p_t(0) − log p_0(0) = −t·Tr A, and Tr A < 0 here, so the density "
+        "rises; mind the sign.": -expected,
+        "the density doubles when log p gains log 2, not 1.": 1 / rate,
+    }
+    hints = (
+        "follow the particle that sits at the origin forever: at what rate does log p_t change "
+        "along it?",
+        "log p_t(0) = log p_0(0) − t·Tr A; doubling means a gain of log 2.",
+    )
+    return _check_value(t_double, expected, name, 1e-6, 1e-4, hints, mistakes)
+
+
+def _augmented_exact(field: Callable) -> Callable:
+    def dynamics(t: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]) -> tuple:
+        z = state[0]
+        with torch.enable_grad():
+            z = z.detach().requires_grad_(True)
+            velocity = field(t, z)
+            from .trace import exact_divergence
+
+            divergence = exact_divergence(velocity, z, create_graph=False)
+        return velocity.detach(), -divergence.detach()
+
+    return dynamics
+
+
+def _density_solve(field: Callable, x: torch.Tensor, t0: float, t1: float) -> tuple:
+    """``(z, ell)`` at ``t1`` of the augmented state ``(x, 0)`` at ``t0``, solved tightly."""
+    from .solvers import odeint
+
+    state = (x, torch.zeros(len(x), dtype=x.dtype))
+    times = torch.tensor([t0, t1], dtype=x.dtype)
+    z, ell = odeint(_augmented_exact(field), state, times, atol=1e-10, rtol=1e-10)
+    return z[-1], ell[-1]
+
+
+def check_density_solve(log_p1: Any, field: Callable, name: str = "log_p1_swirl") -> bool:
+    r"""Notebook 03, exercise 4: :math:`\log p_1(x)` of the flow of ``field``, by one backward solve.
+
+    The reference solves the augmented state :math:`(x, 0)` from :math:`t = 1` to :math:`0` at
+    tolerance :math:`10^{-10}`; the student's solve may use `odeint`'s default tolerance
+    (agreement to 1e-4). Named: time running the wrong way (the same solve from 0 to 1, also at
+    the default tolerance), the sign of :math:`\Delta\log p`, and :math:`\Delta\log p` left out.
+    """
+    from .cnf import standard_normal_log_prob
+
+    def solve(x: torch.Tensor, t0: float, t1: float) -> torch.Tensor:
+        z, ell = _density_solve(field, x, t0, t1)
+        return standard_normal_log_prob(z) - ell
+
+    def flipped(x: torch.Tensor) -> torch.Tensor:
+        z, ell = _density_solve(field, x, 1.0, 0.0)
+        return standard_normal_log_prob(z) + ell
+
+    def missing(x: torch.Tensor) -> torch.Tensor:
+        return standard_normal_log_prob(_density_solve(field, x, 1.0, 0.0)[0])
+
+    points = [
+        (torch.tensor([[0.5, 0.2], [-1.0, 1.0], [1.5, -0.5]], dtype=torch.float64),),
+        (torch.tensor([[0.0, 2.0], [2.5, 0.0]], dtype=torch.float64),),
+    ]
+    hints = (
+        "start at (x, 0) at t = 1, where the data lives, and integrate to t = 0: the times are "
+        "[1, 0].",
+        "the solve ends at (z(0), Δlog p); log p_1(x) = log N(z(0)) − Δlog p.",
+    )
+    return check_time_direction(
+        log_p1,
+        solve,
+        points,
+        name=name,
+        start=1.0,
+        end=0.0,
+        atol=1e-4,
+        hint=hints,
+        mistakes={FLIPPED_LOG_DET: flipped, MISSING_LOG_DET: missing},
+    )
+
+
+def _rademacher_estimates(matrix: torch.Tensor) -> torch.Tensor:
+    r"""Every value of :math:`\varepsilon^\top A \varepsilon` over the :math:`2^D` sign vectors (D ≤ 22)."""
+    dim = matrix.shape[0]
+    if dim > 22:
+        raise ValueError(f"enumerating 2^{dim} sign vectors is too much; D ≤ 22")
+    bits = torch.arange(dim)
+    values = []
+    for start in range(0, 2**dim, 2**16):
+        index = torch.arange(start, min(start + 2**16, 2**dim))
+        signs = (((index[:, None] >> bits) & 1) * 2 - 1).to(matrix.dtype)
+        values.append(((signs @ matrix.T) * signs).sum(dim=1))
+    return torch.cat(values)
+
+
+def check_zero_variance_matrix(A_zero: Any, name: str = "A_zero") -> bool:
+    r"""Notebook 04, exercise 2: a 3×3 matrix, not diagonal, whose Rademacher estimate never varies.
+
+    Every one of the 8 sign vectors is tried: :math:`\varepsilon^\top A \varepsilon` must take one
+    value, and an off-diagonal entry must have size at least 1.
+    """
+    if _not_attempted(A_zero):
+        return _graded(name, False, _not_solved(name, "it is still `...`; replace it"))
+    matrix = _as_float64(A_zero)
+    hints = (
+        "which part of a matrix does εᵀAε ignore, and which part do ±1 probes read exactly?",
+        "εᵀAε only sees S = ½(A + Aᵀ), and Rademacher probes read a diagonal S exactly: give A "
+        "an antisymmetric off-diagonal part.",
+    )
+    if matrix is None or matrix.shape != (3, 3):
+        shape = "no matrix" if matrix is None else f"shape {tuple(matrix.shape)}"
+        return _graded(name, False, f"❌ {name} must be a 3×3 matrix, got {shape}.", hints)
+    if float((matrix - torch.diag(matrix.diagonal())).abs().max()) < 1:
+        return _graded(
+            name, False, f"❌ {name} needs an off-diagonal entry of size ≥ 1 (not diagonal).", hints
+        )
+    values = _rademacher_estimates(matrix)
+    if float(values.max() - values.min()) > 1e-9:
+        spread = f"{float(values.min()):.3g} to {float(values.max()):.3g}"
+        return _graded(
+            name, False, f"❌ {name}: its estimate varies from probe to probe ({spread}).", hints
+        )
+    return _graded(
+        name,
+        True,
+        "✅ zero variance: its symmetric part is diagonal, and Rademacher probes read a "
+        "diagonal exactly.",
+    )
+
+
+def check_probes_needed(
+    probes_needed: Any, matrix: torch.Tensor, share: float = 0.01, name: str = "probes_needed"
+) -> bool:
+    r"""Notebook 04, exercise 3: the fewest Rademacher probes for a spread of ``share``·|Tr A|.
+
+    The variance of one estimate comes from enumerating every sign vector (an oracle that does
+    not use the closed form); then :math:`k = \lceil \operatorname{Var} / (\text{share}\,|\operatorname{Tr}A|)^2 \rceil`.
+    Named: the Gaussian or the full-matrix variance, the standard deviation left unsquared, and
+    rounding down.
+    """
+    matrix = matrix.double()
+    variance = float(_rademacher_estimates(matrix).var(unbiased=False))
+    target = share * abs(float(torch.trace(matrix)))
+    expected = math.ceil(variance / target**2)
+    symmetric = (matrix + matrix.T) / 2
+    gaussian = 2 * float(symmetric.pow(2).sum())
+    unsymmetrised = 2 * float(matrix.pow(2).sum() - matrix.diagonal().pow(2).sum())
+    candidates = {
+        "that is the count for Gaussian probes (2‖S‖²_F); Rademacher probes do not pay for the "
+        "diagonal.": math.ceil(gaussian / target**2),
+        "the variance uses A itself; the estimator only sees its symmetric part S = ½(A + Aᵀ).": (
+            math.ceil(unsymmetrised / target**2)
+        ),
+        "the spread of a k-probe average is sqrt(Var / k): compare a standard deviation with "
+        "the 1%, i.e. square the target.": math.ceil(variance / target),
+        "round up: with one probe fewer the spread is above 1%.": math.floor(variance / target**2),
+    }
+    mistakes = {text: value for text, value in candidates.items() if value != expected}
+    hints = (
+        "averaging k independent probes divides the variance by k; which k brings the standard "
+        "deviation down to 1% of |Tr A|?",
+        "solve sqrt(variance_rademacher(A) / k) ≤ 0.01·|Tr(A)| for k and round up.",
+    )
+    return _check_value(probes_needed, expected, name, 0.5, 0.0, hints, mistakes)
+
+
+def _vjp_multiply_adds(dim: int, width: int) -> int:
+    """Multiply-adds of one vector-Jacobian product through a D → H → D MLP, per sample."""
+    return dim * width + width * dim
+
+
+def check_cost_exponents(exact_exponent: Any, hutchinson_exponent: Any) -> bool:
+    r"""Notebook 04, exercise 4: the exponents p of cost ∝ D^p when the hidden width is H = D.
+
+    The oracle counts multiply-adds: one VJP through :math:`D \to H \to D` layers costs
+    :math:`2DH`; the exact divergence takes :math:`D` of them, Hutchinson one; the exponents are
+    the log-log slopes of those counts between :math:`D` and :math:`2D`.
+    """
+
+    def slope(vjps: Callable[[int], int]) -> float:
+        dim = 1024
+        cost = [vjps(d) * _vjp_multiply_adds(d, d) for d in (dim, 2 * dim)]
+        return math.log2(cost[1] / cost[0])
+
+    fixed_width = "that is the exponent for a fixed width; with H = D one VJP costs ∝ D·H = D²."
+    exact_ok = _check_value(
+        exact_exponent,
+        slope(lambda d: d),
+        "exact_exponent",
+        1e-9,
+        0.0,
+        (
+            "how does one VJP's cost grow when the width grows with D, and how many VJPs does the "
+            "exact divergence take?",
+            "one VJP through D → D → D layers costs about D·D per sample; the exact divergence "
+            "takes D of them.",
+        ),
+        {fixed_width: 2.0},
+    )
+    hutchinson_ok = _check_value(
+        hutchinson_exponent,
+        slope(lambda d: 1),
+        "hutchinson_exponent",
+        1e-9,
+        0.0,
+        (
+            "Hutchinson takes one VJP whatever D; how does that VJP's cost grow with H = D?",
+            "Hutchinson takes a single VJP, and each VJP now costs about D·D per sample.",
+        ),
+        {fixed_width: 1.0},
+    )
+    return exact_ok and hutchinson_ok
+
+
+def check_fraction_on_board(
+    fraction_on_board: Any, samples: torch.Tensor, name: str = "fraction_on_board"
+) -> bool:
+    """Notebook 05, exercise 1: the fraction of ``samples`` on a filled checkerboard square.
+
+    The reference counts squares by hand: a point is on the board when it lies in [-4, 4]² and
+    its column + row (squares of side 2) is even. A right answer above 85% is then confirmed.
+    """
+    cells = torch.div(samples + 4, 2, rounding_mode="floor")
+    inside = (samples.abs() <= 4).all(dim=1) & (cells.sum(dim=1) % 2 == 0)
+    expected = float(inside.double().mean())
+    if isinstance(fraction_on_board, torch.Tensor) and fraction_on_board.numel() == 1:
+        fraction_on_board = float(fraction_on_board)
+    hints = (
+        "toy.log_prob is finite exactly on the filled squares.",
+        "compare the log-density with -math.inf, then take the mean of the boolean mask as floats.",
+    )
+    mistakes = {"that is the fraction *off* the board.": 1 - expected}
+    if not _check_value(fraction_on_board, expected, name, 1e-6, 0.0, hints, mistakes):
+        return False
+    return check_true(
+        expected > 0.85,
+        right=f"{expected:.1%} of the samples are on the board (more than 85%).",
+        wrong="fewer than 85% of the samples are on the board: is the model trained?",
+    )
+
+
+class _ForwardOnly:
+    """A flow seen only through ``flow(x) -> (z, delta_logp)``: `log_prob` is out of reach."""
+
+    def __init__(self, flow: Callable) -> None:
+        self._flow = flow
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._flow(x)
+
+    def __getattr__(self, attribute: str) -> Any:
+        raise AttributeError(
+            f"this check's flow offers only flow(x) -> (z, delta_logp), not `.{attribute}`: "
+            "build log p(x) from those two"
+        )
+
+
+def check_log_density_from_flow(
+    log_density: Any, flow: Callable, name: str = "log_density"
+) -> bool:
+    r"""Notebook 05, exercise 2: :math:`\log p(x)` from ``(z, delta_logp) = flow(x)``, by hand.
+
+    The student's function receives the flow wrapped so that only ``flow(x)`` works (calling
+    ``flow.log_prob`` would copy the answer); the reference is :math:`\log\mathcal N(z) -
+    \Delta\log p`. Named: the sign of :math:`\Delta\log p`, :math:`\Delta\log p` left out, and a
+    missing normalising constant.
+    """
+    from .cnf import standard_normal_log_prob
+    from .datasets import toy
+
+    def parts(wrapped: _ForwardOnly, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z, delta_logp = wrapped(x)
+        return standard_normal_log_prob(z), delta_logp
+
+    wrapped = _ForwardOnly(flow)
+    inputs = [
+        (wrapped, toy.sample("8gaussians", 64, seed=10_006)),
+        (wrapped, 3 * torch.randn(16, 2, generator=_seeded(10_007))),
+    ]
+    hints = (
+        "which way does Δlog p enter, and what does a standard normal's log-density need besides "
+        "−½‖z‖²?",
+        "log p(x) = log N(z) − delta_logp, and log N(z) = −½‖z‖² − (D/2) log 2π.",
+    )
+    return check_log_density(log_density, parts, inputs, name=name, atol=1e-5, hint=hints)
+
+
+def check_kl_gaps(
+    kl_gap_checkerboard: Any,
+    kl_paired_8gaussians: Any,
+    nll_samples: Mapping[str, torch.Tensor],
+    test_points: Mapping[str, torch.Tensor],
+) -> bool:
+    r"""Notebook 05, exercise 3: the KL gap from the NLL and the entropy, and the paired estimate.
+
+    Computed from the same ``nll_samples`` and ``test_points`` the student used:
+    :math:`\overline{\text{NLL}} - H` for the checkerboard and
+    :math:`\frac1n\sum_i \log p_\text{data}(x_i) - \log p_\text{model}(x_i)` for 8gaussians.
+    """
+    from .datasets import toy
+
+    nll_board = nll_samples["checkerboard"].double()
+    gap = float(nll_board.mean()) - toy.entropy("checkerboard")
+    nll_eight = nll_samples["8gaussians"].double()
+    log_data = toy.log_prob("8gaussians", test_points["8gaussians"].double())
+    paired = float((log_data + nll_eight).mean())
+    unpaired = float(nll_eight.mean()) - toy.entropy("8gaussians")
+    gap_ok = _check_value(
+        kl_gap_checkerboard,
+        gap,
+        "kl_gap_checkerboard",
+        1e-5,
+        0.0,
+        (
+            "the NLL estimates H + KL.",
+            "the NLL is −log p, so its mean over the test points minus H is the gap.",
+        ),
+        {"the sign is flipped: a KL divergence is NLL − H ≥ 0.": -gap},
+    )
+    paired_ok = _check_value(
+        kl_paired_8gaussians,
+        paired,
+        "kl_paired_8gaussians",
+        1e-5,
+        0.0,
+        (
+            "pair the two log-densities point by point before averaging.",
+            "−log p_model(x) is nll_samples; add log p_data(x) point by point, then average.",
+        ),
+        {
+            "the sign is flipped: KL(p_data ‖ p_model) = E[log p_data − log p_model].": -paired,
+            "that is the unpaired estimate NLL − H; pair log p_data(x) with −log p_model(x) on "
+            "the same points.": unpaired,
+        },
+    )
+    return gap_ok and paired_ok
+
+
+def check_logit_normal(
+    log_p_logit_normal: Any, log_base: Callable, name: str = "log_p_logit_normal"
+) -> bool:
+    r"""Notebook 01, exercise 1: the density of :math:`x = \sigma(z)`, :math:`z \sim \mathcal N(0, 1)`.
+
+    The ingredients come from ``torch.logit`` and autograd (no hand derivative):
+    :math:`\log p_z(\operatorname{logit} x)` with ``log_base`` and
+    :math:`\log|dx/dz| = -\log|d\operatorname{logit}(x)/dx|`; `check_log_density` names the slips.
+    """
+
+    def parts(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = x.clone().requires_grad_()
+        with torch.enable_grad():
+            z = torch.logit(x)
+            (slope,) = torch.autograd.grad(z.sum(), x)
+        return log_base(z).detach(), torch.log(1 / slope.abs()).detach()
+
+    inputs = [
+        (torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64),),
+        (torch.linspace(0.01, 0.99, 50, dtype=torch.float64),),
+    ]
+    hints = (
+        "the change of variables needs z = g⁻¹(x) and the derivative of g⁻¹ at x.",
+        "log p_x(x) = log N(logit x) + log|d logit(x)/dx|, and d logit(x)/dx = 1 / (x (1 - x)).",
+    )
+    return check_log_density(log_p_logit_normal, parts, inputs, name=name, hint=hints)
+
+
+def _adjoint_by_autograd(theta: float, z0: float) -> torch.Tensor:
+    """``[dL/dθ, dL/dz0]`` for ż = θz, L = ½ z(1)², by autograd through a tight solve."""
+    from .solvers import odeint
+
+    theta_ = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
+    start = torch.tensor([z0], dtype=torch.float64, requires_grad=True)
+    times = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    with torch.enable_grad():
+        end = odeint(lambda t, z: theta_ * z, start, times, atol=1e-11, rtol=1e-11)[-1]
+        theta_grad, start_grad = torch.autograd.grad(end.pow(2).sum() / 2, (theta_, start))
+    return torch.stack([theta_grad, start_grad[0]])
+
+
+def check_adjoint_by_hand(adjoint_by_hand: Any, name: str = "adjoint_by_hand") -> bool:
+    """Notebook 02, exercise 3: the adjoint of ż = θz, L = ½ z(1)², solved on paper."""
+    hints = (
+        "solve z(t) first, then a(t) backwards from a(1) = z(1); what is a(t)·z(t)?",
+        "z(t) = z0·e^(θt) and a(t) = z(1)·e^(θ(1-t)); the product a(t)·z(t) does not depend on "
+        "t. dL/dz0 = a(0).",
+    )
+    return check_function(
+        adjoint_by_hand,
+        _adjoint_by_autograd,
+        [(0.7, 1.5), (-0.4, 2.0), (0.0, -1.0), (1.2, 0.3)],
+        name=name,
+        atol=1e-7,
+        hint=hints,
+    )
+
+
+def _planar_log_det_by_autograd(
+    z: torch.Tensor, u: torch.Tensor, w: torch.Tensor, b: torch.Tensor
+) -> torch.Tensor:
+    """log|det| of the Jacobian of z ↦ z + u tanh(wᵀz + b), row by row, from autograd."""
+
+    def one(i: int) -> torch.Tensor:
+        def step(v: torch.Tensor) -> torch.Tensor:
+            return v + u[i] * torch.tanh(w[i] @ v + b[i])
+
+        return torch.linalg.slogdet(torch.autograd.functional.jacobian(step, z[i])).logabsdet
+
+    return torch.stack([one(i) for i in range(z.shape[0])])
+
+
+def check_planar_log_det(planar_log_det: Any, name: str = "planar_log_det") -> bool:
+    """Notebook 09, exercise 3: the planar map's log-determinant, against autograd's Jacobian."""
+    generator = _seeded(5)
+    z, w, u = (torch.randn(6, 3, generator=generator, dtype=torch.float64) for _ in range(3))
+    b = torch.randn(6, generator=generator, dtype=torch.float64)
+    # push u along w until w·u ≥ 0.5 > -1, so that every map is invertible
+    u = u + (0.5 - (w * u).sum(1, keepdim=True)).clamp_min(0) * w / w.pow(2).sum(1, keepdim=True)
+    hints = (
+        "the Jacobian is I plus a rank-one matrix; the matrix determinant lemma gives its det.",
+        "ψ = (1 - tanh²(w·z + b)) w; det(I + u ψᵀ) = 1 + u·ψ.",
+    )
+    return check_function(
+        planar_log_det,
+        _planar_log_det_by_autograd,
+        [(z, u, w, b), (3 * z[:2], w[:2].clone(), w[:2], b[:2])],
+        name=name,
+        hint=hints,
+    )
+
+
+def check_predicted_spread(
+    predicted_spread: Any, row_std: Any, name: str = "predicted_spread"
+) -> bool:
+    r"""Notebook 07, exercise 3: the spread of a mean of independent rows, from their spreads.
+
+    :math:`\operatorname{sd}(\bar X) = \sqrt{\sum_i \sigma_i^2}/N` for independent rows; a
+    prediction that forgets to square (:math:`\sum\sigma_i/N`) or divides by :math:`\sqrt N`
+    is named.
+    """
+    spreads = torch.as_tensor(row_std, dtype=torch.float64)
+    expected = float(torch.linalg.vector_norm(spreads)) / len(spreads)
+    mistakes = {
+        "standard deviations do not add, variances do: square, sum, then take the root.": float(
+            spreads.mean()
+        ),
+        "the mean divides the sum by N, so its variance by N²: divide the root by N, not √N.": (
+            float(torch.linalg.vector_norm(spreads)) / math.sqrt(len(spreads))
+        ),
+    }
+    hints = (
+        "for independent terms, what adds up: standard deviations or variances?",
+        "variances of independent terms add: Var(mean) = Σ σ_i² / N².",
+    )
+    return _check_value(predicted_spread, expected, name, 1e-9, 1e-3, hints, mistakes)
+
+
+def check_uniform_bits_per_dim(
+    uniform_cifar_bpd: Any, dim: int = 3 * 32 * 32, levels: int = 256
+) -> bool:
+    """Notebook 08, exercise 1: bits/dim of the uniform model over ``levels``-level images.
+
+    Each of the ``levels ** dim`` images has probability ``levels ** -dim``: its code length is
+    ``dim · log2(levels)`` bits, that is ``log2(levels)`` per dimension, whatever ``dim``.
+    """
+    expected = dim * math.log2(levels) / dim
+    mistakes = {"that is in nats; bits/dim divides by log 2.": math.log(levels)}
+    hints = (
+        "what is log p(y) of the uniform density on the unit cube, and what remains of bits/dim?",
+        "log p(y) = 0 on the unit cube, so bits/dim = log2 L: it does not depend on D.",
+    )
+    return _check_value(
+        uniform_cifar_bpd, expected, "uniform_cifar_bpd", 1e-6, 1e-4, hints, mistakes
+    )

@@ -6,16 +6,27 @@ import pytest
 import torch
 
 import ffjord_edu
+from ffjord_edu import checks
 from ffjord_edu.checks import (
     FLIPPED_LOG_DET,
+    MISSING_LOG_DET,
+    NO_ENABLE_GRAD,
+    REVEAL_AFTER,
     ExerciseError,
     check_close,
+    check_density_solve,
+    check_doubling_time,
     check_function,
     check_log_density,
     check_probe_fixed,
+    check_probes_needed,
     check_rademacher_probe,
+    check_second_order,
+    check_swirl_divergence,
     check_time_direction,
     check_true,
+    second_order_oracle,
+    show_answer,
 )
 from ffjord_edu.cnf import standard_normal_log_prob
 from ffjord_edu.nets import ODEnet
@@ -24,14 +35,17 @@ from ffjord_edu.trace import hutchinson_divergence, sample_probe
 
 @pytest.fixture(autouse=True)
 def lenient(monkeypatch):
+    """Wrong answers print and return False; every test starts with no wrong tries recorded."""
     monkeypatch.delenv("FFJORD_EDU_STRICT_CHECKS", raising=False)
+    monkeypatch.setattr(checks, "_wrong_tries", {})
+    monkeypatch.setattr(checks, "_expected", {})
 
 
 @pytest.mark.parametrize(
     ("answer", "ok", "message"),
     [
         (0.75, True, "✅ the sum is right."),
-        (0.7, False, "❌ the sum is off: got 0.7, expected 0.75. Hint: add both"),
+        (0.7, False, "❌ the sum is off: got 0.7. Hint: add both"),
         (..., False, "✋ the sum is not solved yet: it is still `...`"),
         (None, False, "forget to `return`"),
         ("three quarters", False, "should be a number or a tensor, got str"),
@@ -55,7 +69,7 @@ def test_check_function(capsys):
     assert check_function(square, lambda x: x**2, [(2.0,), (torch.arange(3.0),)], "square")
     assert "right on all 2 test inputs" in capsys.readouterr().out
     assert not check_function(lambda x: x + x, square, [(3.0,)], "square")
-    assert "square's result is off: got 6, expected 9" in capsys.readouterr().out
+    assert "square's result is off: got 6." in capsys.readouterr().out
     assert not check_function(lambda x: 1 / 0, square, [(3.0,)], "square")
     assert "raised ZeroDivisionError" in capsys.readouterr().out
     assert not check_function(..., square, [(3.0,)], "square")
@@ -86,7 +100,7 @@ def test_named_mistakes_replace_the_bare_difference(capsys):
     assert not check_function(
         lambda x: x + 1, lambda x: x**2, [(4.0,)], "square", mistakes=mistakes
     )
-    assert "square's result is off: got 5, expected 16" in capsys.readouterr().out
+    assert "square's result is off: got 5." in capsys.readouterr().out
 
 
 # The affine flow x = 2 z + 1 of a standard normal: log p(x) = log N((x - 1) / 2) - log 2.
@@ -243,3 +257,210 @@ def test_probe_fixed_mistakes(make, message, capsys):
 def test_stubs_are_not_solved_yet(checker, capsys):
     assert not checker(..., lambda *a: None, [(1.0,)], "it")
     assert "✋ it is not solved yet" in capsys.readouterr().out
+
+
+def test_hints_escalate_and_the_value_waits(capsys):
+    hints = ("a nudge.", "the formula.")
+    for _ in range(REVEAL_AFTER):
+        assert not check_close(0.7, 0.75, name="the sum", hint=hints)
+    first, second, third = capsys.readouterr().out.splitlines()
+    assert first == "❌ the sum is off: got 0.7. Hint: a nudge."
+    assert "Hint: the formula." in second and 'ffjord_edu.checks.show_answer("the sum")' in second
+    assert "0.75" not in first + second
+    assert "Hint: the formula." in third and "The expected value: 0.75." in third
+    show_answer("the sum")
+    assert capsys.readouterr().out == "the sum: the expected value is 0.75.\n"
+
+
+def test_a_right_answer_never_shows_hints(capsys):
+    assert check_close(0.75, 0.75, name="the sum", hint="a nudge.")
+    assert capsys.readouterr().out == "✅ the sum is right.\n"
+
+
+def test_a_mistake_is_named_when_the_answer_is_far_closer_to_it(capsys):
+    mistakes = {"you doubled it.": lambda x: 2 * x}
+    # 8.001 is 1e-3 from the mistake 8 (outside the comparison's tolerance) and 4 from the truth
+    assert not check_function(lambda x: 2 * x + 1e-3, lambda x: x, [(4.0,)], "f", mistakes=mistakes)
+    assert "❌ f: you doubled it." in capsys.readouterr().out
+    # 6 is 2 from the mistake and 2 from the truth: no name, the bare difference
+    assert not check_function(lambda x: 1.5 * x, lambda x: x, [(4.0,)], "f", mistakes=mistakes)
+    assert "f's result is off: got 6." in capsys.readouterr().out
+
+
+def test_a_reversed_solve_at_the_default_tolerance_is_named(capsys):
+    """The student solves at odeint's default tolerance, the reference at 1e-10."""
+    x = torch.tensor([[1.0, 0.5], [-0.3, 2.0]], dtype=torch.float64)
+
+    def loose_reversed(x):
+        return ffjord_edu.odeint(rotate_and_grow, x, torch.tensor([0.0, 1.0]).double())[-1]
+
+    # atol=1e-8: the loose solve is 1e-5 from the tight reversed one, outside the tolerance
+    assert not check_time_direction(loose_reversed, solve, [(x,)], "pull_back", atol=1e-8, rtol=0)
+    assert "time runs the wrong way" in capsys.readouterr().out
+
+
+# Notebook 03's exercises, with the notebook's swirl field.
+
+
+class Swirl(torch.nn.Module):
+    def forward(self, t, z):
+        r2 = z.pow(2).sum(dim=1, keepdim=True)
+        perpendicular = torch.cat([-z[:, 1:], z[:, :1]], dim=1)
+        swirl = 3 * (1 + t) * torch.exp(-r2 / 4) * perpendicular
+        shear = torch.cat([1.5 * torch.tanh(z[:, 1:]), torch.zeros_like(z[:, :1])], dim=1)
+        return swirl + torch.exp(-r2 / 2) * z + shear
+
+
+MEASURED_C = float(second_order_oracle(torch.eye(2, dtype=torch.float64)))
+
+
+def test_the_second_order_oracle_matches_a_measurement():
+    j = torch.randn(5, 5, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    eps = 1e-4
+    identity = torch.eye(5, dtype=torch.float64)
+    log_det = torch.linalg.slogdet(identity + eps * j).logabsdet
+    measured = (log_det - eps * torch.trace(j)) / eps**2
+    assert abs(float(measured - second_order_oracle(j))) < 1e-3 * abs(float(measured))
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (lambda j: -0.5 * torch.trace(j @ j), "✅ second_order is right"),
+        (MEASURED_C, "must be a function, `def second_order(J):`, not a float"),
+        (lambda j: torch.tensor(MEASURED_C), "returns the same number for every matrix"),
+        (lambda j: -0.5 * j.pow(2).sum(), "that is −½ Tr(JᵀJ)"),
+        (lambda j: -0.5 * torch.trace(j) ** 2, "that is −½ (Tr J)²"),
+        (lambda j: torch.trace(j @ j), "the factor is off"),
+        (lambda j: 0.5 * torch.trace(j @ j), "the sign is flipped"),
+        (..., "not solved yet"),
+    ],
+    ids=[
+        "right",
+        "copied-number",
+        "constant",
+        "frobenius",
+        "trace-squared",
+        "factor",
+        "sign",
+        "stub",
+    ],
+)
+def test_second_order_wants_a_formula(answer, message, capsys):
+    assert check_second_order(answer) is message.startswith("✅")
+    assert message in capsys.readouterr().out
+
+
+def swirl_divergence_formula(t, z):
+    r2 = z.pow(2).sum(dim=1)
+    return torch.exp(-r2 / 2) * (2 - r2)
+
+
+def swirl_divergence_by_autograd(t, z):
+    z = z.detach().requires_grad_(True)
+    with torch.enable_grad():
+        return ffjord_edu.trace.exact_divergence(Swirl()(t, z), z, create_graph=False)
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (swirl_divergence_formula, "✅ swirl_divergence is right"),
+        (swirl_divergence_by_autograd, "uses autograd"),
+        (lambda t, z: 2 * torch.exp(-z.pow(2).sum(dim=1) / 2), "the r·g′(r) term"),
+        (lambda t, z: -swirl_divergence_formula(t, z), "the sign is flipped"),
+    ],
+    ids=["right", "autograd", "no-r-term", "sign"],
+)
+def test_swirl_divergence_wants_a_formula(answer, message, capsys):
+    assert check_swirl_divergence(answer, Swirl()) is message.startswith("✅")
+    assert message in capsys.readouterr().out
+
+
+A_SPIRAL = torch.tensor([[-0.6, -1.0], [0.8, -0.2]], dtype=torch.float64)
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (math.log(2) / 0.8, "✅ t_double is right"),
+        (torch.tensor(math.log(2) / 0.8), "✅ t_double is right"),
+        (-math.log(2) / 0.8, "a negative time"),
+        (1 / 0.8, "gains log 2, not 1"),
+        (1.0, "t_double is off: got 1."),
+    ],
+    ids=["right", "tensor", "sign", "no-log2", "other"],
+)
+def test_doubling_time(answer, message, capsys):
+    assert check_doubling_time(answer, A_SPIRAL) is message.startswith("✅")
+    out = capsys.readouterr().out
+    assert message in out
+    assert "0.866" not in out  # the right value, log 2 / 0.8, stays hidden on a first try
+
+
+def swirl_density(x, times, sign=-1.0, **tolerances):
+    """log N(z(0)) + sign · Δlog p of the swirl, solved over `times` from (x, 0)."""
+
+    def dynamics(t, state):
+        z = state[0].detach().requires_grad_(True)
+        with torch.enable_grad():
+            velocity = Swirl()(t, z)
+            divergence = ffjord_edu.trace.exact_divergence(velocity, z, create_graph=False)
+        return velocity.detach(), -divergence.detach()
+
+    state = (x, torch.zeros(len(x), dtype=x.dtype))
+    z, ell = ffjord_edu.odeint(dynamics, state, torch.tensor(times, dtype=x.dtype), **tolerances)
+    return standard_normal_log_prob(z[-1]) + sign * ell[-1]
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (lambda x: swirl_density(x, [1.0, 0.0]), "✅ log_p1_swirl is right"),
+        (lambda x: swirl_density(x, [0.0, 1.0]), "time runs the wrong way"),
+        (lambda x: swirl_density(x, [1.0, 0.0], sign=1.0), FLIPPED_LOG_DET),
+        (lambda x: swirl_density(x, [1.0, 0.0], sign=0.0), MISSING_LOG_DET),
+    ],
+    ids=["right", "wrong-direction", "flipped-sign", "no-log-det"],
+)
+def test_density_solve_at_the_default_tolerance(answer, message, capsys):
+    """03 ex. 4: the student's solves run at odeint's default tolerance (1e-5)."""
+    assert check_density_solve(answer, Swirl()) is message.startswith("✅")
+    assert message in capsys.readouterr().out
+
+
+def without_enable_grad(net, z):
+    """04 ex. 5 written as if gradients were always on: it breaks under torch.no_grad()."""
+    probe = sample_probe(z, "rademacher")
+
+    def dynamics(t, state):
+        z = state[0].detach().requires_grad_(True)
+        velocity = net(t, z)
+        divergence = hutchinson_divergence(velocity, z, probe, create_graph=False)
+        return velocity.detach(), -divergence.detach()
+
+    return dynamics
+
+
+def test_probe_fixed_runs_the_dynamics_without_gradients(capsys):
+    torch.manual_seed(1)
+    net = ODEnet(2, hidden=(16,)).double()
+    z = torch.randn(16, 2, dtype=torch.float64)
+    assert not check_probe_fixed(without_enable_grad, net, z, name="dynamics")
+    out = capsys.readouterr().out
+    assert f"❌ dynamics: {NO_ENABLE_GRAD}" in out and "torch.enable_grad()" in out
+    assert check_probe_fixed(make_dynamics, net, z, name="dynamics")
+
+
+def test_probes_needed_names_the_variances(capsys):
+    a = torch.eye(6, dtype=torch.float64) + torch.randn(
+        6, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64
+    ) / math.sqrt(6)
+    s = (a + a.T) / 2
+    target = (0.01 * float(torch.trace(a))) ** 2
+    rademacher = 2 * float(s.pow(2).sum() - s.diagonal().pow(2).sum())
+    assert check_probes_needed(math.ceil(rademacher / target), a)
+    assert not check_probes_needed(math.ceil(2 * float(s.pow(2).sum()) / target), a)
+    assert "count for Gaussian probes" in capsys.readouterr().out
+    assert not check_probes_needed(math.floor(rademacher / target), a)
+    assert "round up" in capsys.readouterr().out

@@ -173,3 +173,148 @@ def test_student_edition_runs_with_helpful_messages(path, student_folder, monkey
             f"a check cell of {path.name} printed {text!r}"
         )
         assert "Traceback" not in text
+
+
+# --- No answer in sight: what a check cell may not show ------------------------------------------
+#
+# A *check cell* is a code cell tagged `check` in the student edition. Its *truth arguments* are the
+# arguments through which a checker receives the right answer: the second positional argument (or
+# the keyword) of `check_close` (`expected`), `check_function` (`reference`), `check_log_density`
+# (`parts`) and `check_time_direction` (`solve`). A check cell shows an expected value or a
+# reference formula when a truth argument -- or, when it is a name that the same cell assigns or
+# defines with `def`, that assignment's value or that function's body -- contains
+#   * a number written out as the whole argument (`3`, `8.0`),
+#   * arithmetic: a binary or unary operator (`math.log(2) / -float(d)`, `x - y`, `-s.log()`),
+#   * a `math.` function or constant (`math.log`, `math.ceil`, `math.pi`).
+# Not counted: subscripts (`ell[-1]` addresses an element) and the keyword arguments of calls
+# inside (`atol=1e-10`, `step_size=1 / 8` configure an oracle); measured values and oracle calls
+# (`measured`, `values.mean()`, `reference.latent_scales()`) are what a truth argument should be.
+# Exercises whose truth is a formula use a checker of `ffjord_edu.checks` that computes it there.
+
+TRUTH_ARGUMENTS = {
+    "check_close": ("expected", 1),
+    "check_function": ("reference", 1),
+    "check_log_density": ("parts", 1),
+    "check_time_direction": ("solve", 1),
+}
+
+
+def cell_definitions(tree: ast.Module) -> dict[str, list[ast.AST]]:
+    """What each top-level name of a cell stands for: a def's body, an assignment's value."""
+    found: dict[str, list[ast.AST]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            found[node.name] = node.body[1:] if ast.get_docstring(node) else node.body
+        elif isinstance(node, ast.Assign):
+            found.update({t.id: [node.value] for t in node.targets if isinstance(t, ast.Name)})
+    return found
+
+
+def formula_pieces(nodes: list[ast.AST]) -> list[str]:
+    """The arithmetic and `math.` pieces of expressions, outside subscripts and call keywords."""
+    pieces, stack = [], list(nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.keyword):
+            continue
+        if isinstance(node, ast.Subscript):
+            stack.append(node.value)
+        elif isinstance(node, ast.BinOp | ast.UnaryOp) and not isinstance(node.op, ast.Not):
+            pieces.append(f"arithmetic `{ast.unparse(node)}`")
+        elif isinstance(node, ast.Attribute) and ast.unparse(node.value) == "math":
+            pieces.append(f"`{ast.unparse(node)}`")
+        else:
+            stack.extend(ast.iter_child_nodes(node))
+    return pieces
+
+
+def answers_shown(source: str) -> list[str]:
+    """Every expected value or reference formula that a check cell's source shows (see above)."""
+    tree = ast.parse(source)
+    definitions = cell_definitions(tree)
+    shown = []
+    for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+        checker = ast.unparse(call.func).rsplit(".", 1)[-1]
+        if checker not in TRUTH_ARGUMENTS:
+            continue
+        keyword, position = TRUTH_ARGUMENTS[checker]
+        truths = [k.value for k in call.keywords if k.arg == keyword]
+        truths += call.args[position : position + 1]
+        for truth in truths:
+            if isinstance(truth, ast.Constant) and isinstance(truth.value, int | float | complex):
+                shown.append(f"{checker}: the expected value {truth.value!r}")
+                continue
+            named = isinstance(truth, ast.Name) and truth.id in definitions
+            body = definitions[truth.id] if named else [truth]
+            shown += [f"{checker}: {piece}" for piece in formula_pieces(body)]
+    return shown
+
+
+@pytest.mark.parametrize(
+    ("source", "shown"),
+    [
+        (  # 03 ex. 3 before this rule: the answer's formula in the check cell
+            'check_close(\n    t_double,\n    math.log(2) / -float(delta_logp[0]),\n    name="t_double",\n)',
+            ["arithmetic `math.log(2) / -float(delta_logp[0])`"],
+        ),
+        (
+            'check_close(exact_exponent, 3, name="exact_exponent", atol=1e-9)',
+            ["the expected value 3"],
+        ),
+        ("expected = np.sqrt((s**2).sum()) / len(s)\ncheck_close(p, expected)", ["arithmetic"]),
+        (
+            "def reference(x, t0, t1):\n    z, ell = solve(x, t0, t1)\n    return log_n(z[-1]) - ell[-1]\n"
+            "check_time_direction(f, reference, [(x,)])",
+            ["arithmetic `log_n(z[-1]) - ell[-1]`"],
+        ),
+        ("check_close(x, float(nll.mean()) - math.log(32))", ["arithmetic"]),
+        ("check_close(bpd, expected=math.log2(256))", ["`math.log2`"]),
+        ("check_close(p, measured, rtol=1e-3)", []),
+        ("check_function(f, lambda t, z: divergence_of(field, t, z), inputs, atol=1e-8)", []),
+        ("theirs = odeint(f, y, times, step_size=1 / 8)[-1]\ncheck_close(ours, theirs)", []),
+        ("check_second_order(second_order, J5, measured_c);", []),
+    ],
+    ids=[
+        "03-ex3-formula",
+        "literal",
+        "assigned-formula",
+        "reference-def",
+        "math-in-arithmetic",
+        "math",
+        "measured",
+        "oracle",
+        "configured-oracle",
+        "exercise-checker",
+    ],
+)
+def test_the_answer_scan_finds_values_and_formulas(source, shown):
+    found = answers_shown(source)
+    assert len(found) == len(shown), found
+    for expected, piece in zip(shown, found):
+        assert expected in piece
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if solution_cells(p)], ids=lambda p: p.stem)
+def test_no_check_cell_shows_the_answer(path):
+    """The student edition's check cells hold no expected value and no reference formula."""
+    edition = student_edition(nbformat.read(path, as_version=4))
+    checks = [c for c in edition.cells if "check" in tags(c)]
+    assert checks, f"{path.name} has exercises but no check cells"
+    for cell in checks:
+        shown = answers_shown(cell.source)
+        assert not shown, f"{path.name}: a check cell shows the answer: {shown}\n{cell.source}"
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if solution_cells(p)], ids=lambda p: p.stem)
+def test_no_check_cell_prints_a_stray_verdict(path):
+    """A checker returns True/False; as a cell's last expression, Jupyter would print it too."""
+    for cell in nbformat.read(path, as_version=4).cells:
+        if "check" not in tags(cell):
+            continue
+        last = ast.parse(cell.source).body[-1]
+        shown = isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)
+        checker = shown and ast.unparse(last.value.func).startswith("check_")
+        assert not checker or cell.source.rstrip().endswith(";"), (
+            f"{path.name}: end the check cell with `;` so that its True/False is not shown:\n"
+            f"{cell.source}"
+        )
