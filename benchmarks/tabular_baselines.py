@@ -58,6 +58,7 @@ from torch import Tensor, nn
 from ffjord_edu.cnf import CNF, standard_normal_log_prob
 from ffjord_edu.datasets import tabular
 from ffjord_edu.recipes import tabular_recipe
+from ffjord_edu.resources import data_root
 from ffjord_edu.runtime import seed_everything
 from ffjord_edu.train import TrainConfig, train_tabular
 
@@ -363,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     data_out = args.data_out or (
         scratch / "tabular_baselines_summary_quick.json"
         if args.quick
-        else ROOT / "data" / "tabular" / "baselines.json"
+        else data_root() / "tabular" / "baselines.json"
     )
     data = tabular.load(DATA)
     results: dict[str, Any] = {

@@ -17,10 +17,11 @@ import torch
 from torch import nn
 
 from ffjord_edu.checkpoint import write_atomically, write_checkpoint
+from ffjord_edu.resources import data_root
 
 __all__ = ["README", "provenance", "rewrite_readme_table", "save_model", "write_json"]
 
-README = Path(__file__).resolve().parents[1] / "data" / "README.md"
+README = data_root() / "README.md"
 
 
 def provenance() -> dict[str, str]:

@@ -33,6 +33,7 @@ import torch
 
 from ffjord_edu.cnf import CNF
 from ffjord_edu.datasets import toy
+from ffjord_edu.resources import data_root
 from ffjord_edu.runtime import seed_everything
 from ffjord_edu.train import TrainConfig, evaluate_nll, train_toy
 
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or (
         Path(tempfile.gettempdir()) / "regularization_grid_quick.json"
         if args.quick
-        else ROOT / "data" / "regularization" / "grid.json"
+        else data_root() / "regularization" / "grid.json"
     )
     config = TrainConfig(
         iters=iters,
