@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..checkpoint import read_checkpoint
+from ..checkpoint import build_checked, read_checkpoint
 from ..cnf import standard_normal_log_prob
 from ..datasets import images
 from ..runtime import device
@@ -392,6 +392,5 @@ def load_vae(path: str | Path, map_location: str | torch.device = "cpu") -> VAE:
     config = payload["model_config"]
     if "posterior" not in config:
         raise ValueError(f"{path} holds a {config.get('dim', '?')}-D CNF, not a VAE; use load()")
-    model = VAE(**config)
-    model.load_state_dict(payload["model_state"])
+    model = build_checked(lambda c: VAE(**c), config, payload["model_state"], path)
     return model.eval()
