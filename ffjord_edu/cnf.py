@@ -424,7 +424,8 @@ class CNF(SolverSettings, nn.Module):
 
     def training_loss(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
         """Mean negative log-likelihood plus the weighted penalties, and each part as a number."""
-        nll = -self.log_prob(x).mean()
+        z, delta_logp = self(x)  # no warning here: a non-finite loss stops training itself
+        nll = -(standard_normal_log_prob(z) - delta_logp).mean()
         loss, parts = nll, {"nll": nll.item()}
         for name, integral in self.penalties.items():
             loss = loss + getattr(self.settings, name) * integral.mean()
