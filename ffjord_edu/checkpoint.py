@@ -34,6 +34,7 @@ from .cnf import CNF
 
 __all__ = [
     "FORMAT",
+    "DamagedCheckpoint",
     "RunFolderBusy",
     "RunLock",
     "check_writable",
@@ -189,8 +190,12 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return payload
 
 
-def _damaged(path: Path, error: BaseException) -> RuntimeError:
-    return RuntimeError(
+class DamagedCheckpoint(RuntimeError):
+    """A checkpoint file that cannot be read: truncated, or damaged inside its archive."""
+
+
+def _damaged(path: Path, error: BaseException) -> DamagedCheckpoint:
+    return DamagedCheckpoint(
         f"{path} is truncated or damaged and cannot be read ({type(error).__name__}); "
         "delete it and retrain, or restore it from a copy"
     )
