@@ -311,8 +311,11 @@ class RunLock:
     def acquire(self) -> RunLock:
         import fcntl  # POSIX only; see docs/reliability.md
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        file = open(self.path, "a+")  # held open (and locked) until release
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            file = open(self.path, "a+")  # held open (and locked) until release
+        except OSError as error:
+            raise _plain_os_error(error, self.path) from error
         try:
             fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
