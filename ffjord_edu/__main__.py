@@ -350,7 +350,9 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
     """The argument parser of ``ffjord-edu`` (``python -m ffjord_edu``); ``prog`` defaults to
     `program_name`. Each subcommand sets ``run``, the function `main` calls with the options."""
     main_parser = argparse.ArgumentParser(
-        prog=prog or program_name(), description=__doc__, formatter_class=_HelpFormatter
+        prog=prog or program_name(),
+        description="Train the models of ffjord-edu: the loop the notebooks use.",
+        formatter_class=_HelpFormatter,
     )
     commands = main_parser.add_subparsers(dest="command", required=True)
     _add_train(commands)
