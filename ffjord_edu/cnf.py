@@ -88,7 +88,7 @@ class Settings:
         # NaN fails every comparison, so "< 0" alone would let it through as "off".
         if not all(_finite(w) and w >= 0 for w in (self.kinetic, self.jacobian)):
             raise ValueError(
-                f"regularisation weights must be finite and >= 0 (0 turns a penalty off), got "
+                f"regularisation weights must be >= 0 and finite (0 turns a penalty off), got "
                 f"kinetic={self.kinetic}, jacobian={self.jacobian}"
             )
 

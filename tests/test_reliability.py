@@ -529,8 +529,8 @@ def test_fixed_step_solvers_respect_max_steps_before_the_first_step(backend):
     [
         ({"T": math.inf}, "T must be positive and finite"),
         ({"T": math.nan}, "T must be positive and finite"),
-        ({"kinetic": math.nan}, "weights must be finite and >= 0"),
-        ({"jacobian": math.inf}, "weights must be finite and >= 0"),
+        ({"kinetic": math.nan}, "weights must be >= 0 and finite"),
+        ({"jacobian": math.inf}, "weights must be >= 0 and finite"),
         ({"atol": math.inf}, "tolerances must be positive and finite"),
         ({"step_size": math.nan}, "step_size must be positive and finite"),
         ({"blocks": 1.5}, "blocks must be at least 1"),
