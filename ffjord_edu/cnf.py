@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 import operator
 import warnings
 from collections.abc import Iterator, Sequence
@@ -108,7 +109,7 @@ class Settings:
 
 def _finite(value: Any) -> bool:
     """Whether ``value`` is a finite real number (bools and strings are not)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def standard_normal_log_prob(z: Tensor) -> Tensor:
