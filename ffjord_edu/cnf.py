@@ -417,7 +417,7 @@ class CNF(SolverSettings, nn.Module):
                 ) from error
         if x.dtype.is_complex or x.dtype == torch.bool:
             raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
-        target = self.reference
+        target = next(self.parameters(), self.reference)  # a hand-made net may set the dtype
         converted = x.dtype != target.dtype
         x = x.to(dtype=target.dtype, device=target.device)
         check_batch(x, self.dim, name + (f" (as {target.dtype})" if converted else ""))
