@@ -24,6 +24,7 @@ import pickle
 import shutil
 import socket
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -324,6 +325,13 @@ class RunLock:
                 f"{self.path.parent} is in use by a running training run ({holder}); wait for "
                 "it to finish, stop it, or choose another --out"
             ) from None
+        except OSError as error:  # a file system without locks (some network mounts)
+            warnings.warn(
+                f"cannot lock {self.path} ({error}); nothing stops a second run from writing "
+                "into the same folder",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         file.seek(0)
         file.truncate()
         file.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
