@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
+import operator
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
@@ -70,15 +73,24 @@ class Settings:
         ):
             if value not in valid:
                 raise ValueError(f"unknown {name} '{value}'; choose one of: {', '.join(valid)}")
-        if not (self.atol > 0 and self.rtol > 0):
+        if not (_finite(self.atol) and _finite(self.rtol) and self.atol > 0 and self.rtol > 0):
             raise ValueError(
-                f"tolerances must be positive, got atol={self.atol}, rtol={self.rtol}; "
-                "typical values are 1e-5 for evaluation and 1e-3 for training"
+                f"tolerances must be positive and finite, got atol={self.atol}, "
+                f"rtol={self.rtol}; typical values are 1e-5 for evaluation and 1e-3 for training"
             )
-        if self.kinetic < 0 or self.jacobian < 0:
+        if self.step_size is not None and not (_finite(self.step_size) and self.step_size > 0):
             raise ValueError(
-                f"regularisation weights must be >= 0, got kinetic={self.kinetic}, "
-                f"jacobian={self.jacobian}"
+                f"step_size must be positive and finite (or None), got {self.step_size}"
+            )
+        if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int):
+            raise ValueError(f"max_steps must be a whole number, got {self.max_steps!r}")
+        if self.max_steps < 1:
+            raise ValueError(f"max_steps must be at least 1, got {self.max_steps}")
+        # NaN fails every comparison, so "< 0" alone would let it through as "off".
+        if not all(_finite(w) and w >= 0 for w in (self.kinetic, self.jacobian)):
+            raise ValueError(
+                f"regularisation weights must be >= 0 and finite (0 turns a penalty off), got "
+                f"kinetic={self.kinetic}, jacobian={self.jacobian}"
             )
 
     @property
@@ -93,6 +105,11 @@ class Settings:
         for key in ("trace", "noise", *REGULARIZERS):
             del options[key]
         return options
+
+
+def _finite(value: Any) -> bool:
+    """Whether ``value`` is a finite real number (bools and strings are not)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def standard_normal_log_prob(z: Tensor) -> Tensor:
@@ -118,6 +135,20 @@ def check_batch(x: Tensor, dim: int, name: str = "x") -> None:
         raise ValueError(
             f"{name} contains NaN or infinite values in {int(bad.sum())} rows (first rows: {rows}); "
             "remove or impute them first"
+        )
+
+
+def _warn_if_not_finite(values: Tensor, what: str) -> None:
+    """Warn, naming the rows, when a solve from finite inputs ended in NaN or inf."""
+    bad = ~torch.isfinite(values.detach()).reshape(values.shape[0], -1).all(dim=1)
+    if bool(bad.any()):
+        rows = bad.nonzero().flatten()[:5].tolist()
+        warnings.warn(
+            f"{what} is NaN or infinite for {int(bad.sum())} of {values.shape[0]} rows (first "
+            f"rows: {rows}): the ODE solve overflowed, usually because those inputs lie far "
+            "outside the range of the data the flow was trained on (standardise them first)",
+            RuntimeWarning,
+            stacklevel=3,
         )
 
 
@@ -254,10 +285,11 @@ class CNF(SolverSettings, nn.Module):
         jacobian: float = 0.0,
     ) -> None:
         super().__init__()
-        if not T > 0:
-            raise ValueError(f"the integration time T must be positive, got {T}")
-        if blocks < 1:
-            raise ValueError(f"blocks must be at least 1, got {blocks}")
+        if not (_finite(T) and T > 0):  # T = inf would solve no ODE and return N(x; 0, I)
+            raise ValueError(f"the integration time T must be positive and finite, got {T}")
+        for name, value in (("dim", dim), ("blocks", blocks)):
+            if isinstance(value, bool) or not hasattr(value, "__index__") or value < 1:
+                raise ValueError(f"{name} must be at least 1 (a whole number), got {value!r}")
         self.dim, self.T = dim, float(T)
         self.settings = Settings(
             trace=trace,
@@ -347,7 +379,7 @@ class CNF(SolverSettings, nn.Module):
         Returns:
             ``z`` of shape ``(B, D)`` and ``delta_logp`` of shape ``(B,)``.
         """
-        check_batch(x, self.dim)
+        x = self._as_batch(x, "x")
         start = self.total_time if time is None else self._check_time(time)
         regularizers = self.settings.regularizers if torch.is_grad_enabled() else ()
         zeros = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
@@ -368,9 +400,33 @@ class CNF(SolverSettings, nn.Module):
                 self.penalties[name] = self.penalties[name] + integral[-1]
         return z, delta_logp
 
+    def _as_batch(self, x: Any, name: str) -> Tensor:
+        """``x`` as a ``(B, D)`` tensor of this flow's dtype and device, checked by `check_batch`.
+
+        NumPy arrays (``torch.from_numpy`` gives float64), float64, float16 and integer tensors
+        are converted, so ``flow.log_prob(array)`` works; a value that is not finite after the
+        conversion (1e300 becomes inf in float32) is named.
+        """
+        if not isinstance(x, Tensor):
+            try:
+                x = torch.as_tensor(x)
+            except (TypeError, ValueError, RuntimeError) as error:
+                raise ValueError(
+                    f"{name} must be a torch.Tensor or a numeric array of shape (batch, "
+                    f"{self.dim}), got {type(x).__name__}"
+                ) from error
+        if x.dtype.is_complex or x.dtype == torch.bool:
+            raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
+        target = next(self.parameters(), self.reference)  # a hand-made net may set the dtype
+        converted = x.dtype != target.dtype
+        x = x.to(dtype=target.dtype, device=target.device)
+        check_batch(x, self.dim, name + (f" (as {target.dtype})" if converted else ""))
+        return x
+
     def training_loss(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
         """Mean negative log-likelihood plus the weighted penalties, and each part as a number."""
-        nll = -self.log_prob(x).mean()
+        z, delta_logp = self(x)  # no warning here: a non-finite loss stops training itself
+        nll = -(standard_normal_log_prob(z) - delta_logp).mean()
         loss, parts = nll, {"nll": nll.item()}
         for name, integral in self.penalties.items():
             loss = loss + getattr(self.settings, name) * integral.mean()
@@ -383,7 +439,9 @@ class CNF(SolverSettings, nn.Module):
         ``time`` (default: the data end) gives the log-density :math:`\log p_t` at that time.
         """
         z, delta_logp = self(x, time)
-        return standard_normal_log_prob(z) - delta_logp
+        log_p = standard_normal_log_prob(z) - delta_logp
+        _warn_if_not_finite(log_p, "log_prob")
+        return log_p
 
     def _transport(self, z: Tensor, start: float, end: float) -> Tensor:
         """Carry ``z`` along :math:`\\dot z = f` from global time ``start`` to ``end``."""
@@ -399,14 +457,17 @@ class CNF(SolverSettings, nn.Module):
 
     def inverse(self, z: Tensor) -> Tensor:
         """Map base samples to data: integrate :math:`\\dot z = f(t, z)` from 0 to T per block."""
-        check_batch(z, self.dim, "z")
+        z = self._as_batch(z, "z")
         self._reset_counters()
-        return self._transport(z, 0.0, self.total_time)
+        x = self._transport(z, 0.0, self.total_time)
+        _warn_if_not_finite(x, "inverse")
+        return x
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """Draw ``n`` samples in one pass: :math:`z \\sim N(0, I)` then `inverse`. Shape ``(n, D)``."""
-        if n < 1:
-            raise ValueError(f"the number of samples must be at least 1, got {n}")
+        if isinstance(n, bool) or not hasattr(n, "__index__") or operator.index(n) < 1:
+            raise ValueError(f"the number of samples must be a whole number >= 1, got {n!r}")
+        n = operator.index(n)
         z = torch.randn(
             n,
             self.dim,
@@ -427,7 +488,7 @@ class CNF(SolverSettings, nn.Module):
         Returns:
             Shape ``(len(times), B, D)``.
         """
-        check_batch(start, self.dim, "start")
+        start = self._as_batch(start, "start")
         times = [self._check_time(float(s)) for s in times]
         steps = [b - a for a, b in itertools.pairwise(times)]
         if len(times) < 2 or not (all(s > 0 for s in steps) or all(s < 0 for s in steps)):

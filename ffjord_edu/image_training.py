@@ -30,7 +30,7 @@ from . import distributed
 from .datasets import images
 from .models.multiscale import MultiscaleCNF
 from .runtime import device
-from .train import TrainConfig, _write_metrics, train
+from .train import TrainConfig, _write_metrics, data_record, train
 
 __all__ = ["PRESETS", "ImageRecipe", "evaluate_bits_per_dim", "image_recipe", "train_images"]
 
@@ -162,6 +162,7 @@ def train_images(
     resume: bool = False,
     eval_trace: str = "exact",
     callback: Callable[[int, dict[str, float]], None] | None = None,
+    allow_changes: bool = False,
 ) -> tuple[MultiscaleCNF, dict[str, Any]]:
     """Train a `MultiscaleCNF` on ``data`` with the shared loop; report test bits/dim.
 
@@ -185,7 +186,10 @@ def train_images(
     # Validation during training uses Hutchinson's estimate (one VJP instead of D, unbiased
     # for log p, and a fixed probe); the test split gets ``eval_trace`` once at the end.
     evaluate = _evaluator(data, "hutchinson", config.eval_atol, config.eval_rtol)
-    metrics = train(model, next_batch, config, out, evaluate, resume, callback)
+    record = data_record(data.name, data.train, data.validation, data.test)
+    metrics = train(
+        model, next_batch, config, out, evaluate, resume, callback, record, allow_changes
+    )
     model.eval()
     metrics["test_bits_per_dim"] = evaluate_bits_per_dim(
         model, data.test, eval_trace, config.eval_atol, config.eval_rtol

@@ -23,6 +23,8 @@ __all__ = [
     "TABLEAUS",
     "ButcherTableau",
     "EvaluationCounter",
+    "StepBudgetExceeded",
+    "StepSizeUnderflow",
     "odeint",
     "rk_step",
 ]
@@ -189,6 +191,27 @@ class StepBudgetExceeded(RuntimeError):
     """The solver needed more steps than its budget allows."""
 
 
+class StepSizeUnderflow(RuntimeError):
+    """The adaptive step size shrank to nothing: the state or its derivative became NaN or
+    infinite, or the dynamics are too stiff for an explicit method (the solve diverged)."""
+
+
+def _underflow_error(where: str, method: str) -> StepSizeUnderflow:
+    return StepSizeUnderflow(
+        f"{method}'s step size underflowed {where}: the dynamics produced NaN or infinite "
+        "values or became too stiff to solve (in training: the model diverged). Lower the "
+        "learning rate, add kinetic/jacobian regularisation, or start from a good checkpoint."
+    )
+
+
+def _fixed_step_count(t: Tensor, step_size: float | None) -> int:
+    """How many steps a fixed-step solve over the output times ``t`` takes."""
+    if step_size is None:
+        return len(t) - 1
+    spans = (t[1:] - t[:-1]).abs().tolist()
+    return sum(max(1, math.ceil(span / step_size - 1e-9)) for span in spans)
+
+
 def _budget_error(max_steps: int, t0: float, t1: float, method: str) -> StepBudgetExceeded:
     return StepBudgetExceeded(
         f"{method} took more than max_steps={max_steps} steps integrating from t={t0:g} to "
@@ -254,6 +277,8 @@ def _solve_adaptive(
                 h = h_try * min(10.0, max(0.2, factor))
             else:
                 h = h_try * min(1.0, max(0.2, factor))
+                if abs(h) <= 1e-12 * max(1.0, abs(float(t_now))):  # a NaN error shrinks h forever
+                    raise _underflow_error(f"at t={float(t_now):g}", tableau.name)
         outputs.append(y)
     return outputs
 
@@ -305,6 +330,7 @@ def _check_arguments(
     step_size: float | None,
     adjoint: bool,
     func: Callable,
+    max_steps: int,
 ) -> None:
     if method not in TABLEAUS:
         raise ValueError(f"unknown ODE solver '{method}'; choose one of: {', '.join(METHODS)}")
@@ -315,8 +341,10 @@ def _check_arguments(
             f"tolerances must be positive, got atol={atol}, rtol={rtol}; "
             "typical values are 1e-5 for evaluation and 1e-3 for training"
         )
-    if step_size is not None and not step_size > 0:
-        raise ValueError(f"step_size must be positive, got {step_size}")
+    if step_size is not None and not (math.isfinite(step_size) and step_size > 0):
+        raise ValueError(f"step_size must be positive and finite, got {step_size}")
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be a whole number >= 1, got {max_steps!r}")
     if t.ndim != 1 or len(t) < 2:
         raise ValueError(f"t must be a 1-d tensor of at least 2 times, got shape {tuple(t.shape)}")
     steps = t[1:] - t[:-1]
@@ -331,6 +359,14 @@ def _check_arguments(
         raise ValueError(
             "adjoint=True needs func to be an nn.Module (its parameters get gradients)"
         )
+    if not TABLEAUS[method].adaptive:  # checked up front: a fixed-step solve cannot give up
+        steps = _fixed_step_count(t, step_size)
+        if steps > max_steps:
+            raise StepBudgetExceeded(
+                f"{method} with step_size={step_size} takes {steps:,} steps from "
+                f"t={float(t[0]):g} to t={float(t[-1]):g}, more than max_steps={max_steps}: "
+                "raise step_size (or max_steps, if so many steps are really meant)"
+            )
 
 
 def odeint(
@@ -372,7 +408,7 @@ def odeint(
     tuple_state = not isinstance(y0, Tensor)
     y0_tuple = tuple(y0) if tuple_state else (y0,)
     t = torch.as_tensor(t, dtype=y0_tuple[0].dtype, device=y0_tuple[0].device)
-    _check_arguments(y0_tuple, t, method, backend, atol, rtol, step_size, adjoint, func)
+    _check_arguments(y0_tuple, t, method, backend, atol, rtol, step_size, adjoint, func, max_steps)
     counter = counter if counter is not None else EvaluationCounter()
     dynamics = _CountedDynamics(func, counter, tuple_state)
     try:
@@ -415,4 +451,7 @@ def _torchdiffeq_solve(
     except AssertionError as error:
         if "max_num_steps" in str(error):
             raise _budget_error(max_steps, float(t[0]), float(t[-1]), method) from error
+        if "underflow in dt" in str(error):
+            where = f"integrating from t={float(t[0]):g} to t={float(t[-1]):g}"
+            raise _underflow_error(where, method) from error
         raise

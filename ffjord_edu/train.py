@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -14,15 +15,25 @@ import torch
 from tqdm.auto import tqdm
 
 from . import distributed
-from .checkpoint import read_checkpoint, write_atomically, write_checkpoint
+from .checkpoint import (
+    RunLock,
+    check_writable,
+    read_checkpoint,
+    remove_stale_temporaries,
+    write_atomically,
+    write_checkpoint,
+)
 from .cnf import CNF
 from .datasets import tabular, toy
 from .flow_matching import OBJECTIVES, objective_loss
 from .runtime import device
+from .solvers import StepSizeUnderflow
 
 __all__ = [
     "NonFiniteLossError",
+    "ResumeMismatch",
     "TrainConfig",
+    "data_record",
     "evaluate_nll",
     "tabular_evaluator",
     "toy_evaluator",
@@ -101,7 +112,30 @@ class TrainConfig:
 
 
 class NonFiniteLossError(RuntimeError):
-    """Training produced a NaN or infinite loss; the last good checkpoint was kept."""
+    """Training diverged: the loss or the parameters became NaN or infinite, or the adaptive
+    solver's step size underflowed; the last good (finite) checkpoint was kept."""
+
+
+class ResumeMismatch(ValueError):
+    """``resume=True`` with other data or training settings than the saved run's."""
+
+
+# Settings that may change on resume without changing what the run computes. ``iters`` may
+# grow too (to extend a run), except under the cosine schedule, whose rates depend on it.
+_FREE_ON_RESUME = ("eval_every", "checkpoint_every")
+
+
+def data_record(name: str, *splits: torch.Tensor) -> dict[str, Any]:
+    """What identifies a run's data, saved with its checkpoint and compared on resume: the
+    name, and for data held in tensors their shapes and a SHA-256 of their bytes."""
+    record: dict[str, Any] = {"name": name}
+    if splits:
+        digest = hashlib.sha256()
+        for split in splits:
+            digest.update(split.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+        record["shapes"] = [list(split.shape) for split in splits]
+        record["sha256"] = digest.hexdigest()
+    return record
 
 
 def _step_seed(seed: int, iteration: int) -> int:
@@ -125,6 +159,8 @@ def train(
     evaluate: Callable[[CNF], dict[str, float]],
     resume: bool = False,
     callback: Callable[[int, dict[str, float]], None] | None = None,
+    data: dict[str, Any] | None = None,
+    allow_changes: bool = False,
 ) -> dict[str, Any]:
     """Minimise :math:`-\\mathbb{E}[\\log p(x)]` (plus any penalties) with Adam, writing ``out/metrics.json`` and
     ``out/checkpoint.pt``; or, with ``config.objective`` ``"fm"``/``"ot-fm"``, the flow matching
@@ -136,16 +172,49 @@ def train(
         config: the run's `TrainConfig`.
         out: the run's folder.
         evaluate: ``model -> metrics`` (at least ``test_nll``), called every ``eval_every``.
-        resume: continue from ``out/checkpoint.pt``.
+        resume: continue from ``out/checkpoint.pt``; the model config, the data (``data``)
+            and the `TrainConfig` must be the saved run's (``iters`` may grow, except under the
+            cosine schedule), unless ``allow_changes``.
         callback: called as ``callback(iteration, record)`` after every step (live plots).
+        data: what identifies the data (`data_record`), saved with the checkpoint.
+        allow_changes: resume even though the data or the training settings changed.
 
     Returns:
         The metrics written to ``out/metrics.json``.
 
     Raises:
-        NonFiniteLossError: the loss became NaN or infinite; the last checkpoint is untouched.
+        NonFiniteLossError: the loss or the parameters became NaN or infinite, or the solver's
+            step size underflowed; the last checkpoint (finite) is untouched.
+        ResumeMismatch: resuming with other data or settings, without ``allow_changes``.
+        ffjord_edu.checkpoint.RunFolderBusy: another run is writing into ``out``.
+        OSError: ``out`` cannot be written (read-only, no permission, full disk); checked
+            before the first step.
     """
     out = Path(out)
+    lock = RunLock(out) if distributed.is_main() else None
+    if lock is not None:
+        lock.acquire()
+        remove_stale_temporaries(out)  # left by a run killed mid-write; no one else writes here
+    try:
+        return _train(
+            model, next_batch, config, out, evaluate, resume, callback, data, allow_changes
+        )
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train(
+    model: CNF,
+    next_batch: Callable[[int], torch.Tensor],
+    config: TrainConfig,
+    out: Path,
+    evaluate: Callable[[CNF], dict[str, float]],
+    resume: bool,
+    callback: Callable[[int, dict[str, float]], None] | None,
+    data: dict[str, Any] | None,
+    allow_changes: bool,
+) -> dict[str, Any]:
     compute_loss = objective_loss(config.objective)
     checkpoint_path = out / "checkpoint.pt"
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -168,6 +237,8 @@ def train(
                 f"{checkpoint_path} holds a model with config {saved['model_config']}, "
                 f"not {model.config}; resume with the same model options"
             )
+        if not allow_changes:
+            _check_same_run(checkpoint_path, saved, config, data)
         model.load_state_dict(saved["model_state"])
         optimizer.load_state_dict(saved["optimizer_state"])
         state = {**state, **saved["progress"]}
@@ -176,7 +247,9 @@ def train(
         read_checkpoint(best_path)["model_state"] if resume and best_path.exists() else None
     )
     main_process = distributed.is_main()  # only rank 0 writes files and shows progress
-    out.mkdir(parents=True, exist_ok=True)
+    if main_process:  # model + Adam's two moments, best.pt, and a temporary copy while saving
+        parameter_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+        check_writable(out, 8 * parameter_bytes + 1_000_000)
     target = next(model.parameters()).device
     bar = tqdm(
         range(state["iteration"], config.iters),
@@ -195,17 +268,21 @@ def train(
         x = distributed.shard(next_batch(iteration)).to(target)
         started = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        loss, parts = compute_loss(model, x)
-        nfe_forward = model.nfe["forward"]
-        if not distributed.all_finite(loss.detach()):
-            raise NonFiniteLossError(
-                f"the loss became {loss.item()} at iteration {iteration}; "
-                f"{_last_checkpoint(checkpoint_path)}. "
-                "Lower the learning rate or tighten the solver tolerances, then resume."
-            )
-        loss.backward()
+        try:
+            loss, parts = compute_loss(model, x)
+            nfe_forward = model.nfe["forward"]
+            if not distributed.all_finite(loss.detach()):
+                raise _diverged(f"the loss became {loss.item()}", iteration, checkpoint_path)
+            loss.backward()
+        except StepSizeUnderflow as error:
+            raise _diverged(
+                "the ODE solver's step size underflowed", iteration, checkpoint_path
+            ) from error
         distributed.average_gradients(model)
         optimizer.step()
+        finite = torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all()
+        if not distributed.all_finite(torch.where(finite, 0.0, torch.nan)):
+            raise _diverged("the parameters became NaN or infinite", iteration, checkpoint_path)
         loss_value = distributed.mean_over_processes(loss.item())
         state["train_seconds"] += time.perf_counter() - started
         state["nfe_forward"] += nfe_forward
@@ -217,7 +294,12 @@ def train(
         done = iteration + 1 == config.iters
         if (iteration + 1) % config.eval_every == 0 or done:
             model.eval()
-            record.update(evaluate(model))
+            try:
+                record.update(evaluate(model))
+            except StepSizeUnderflow as error:
+                raise _diverged(
+                    "the evaluation solve's step size underflowed", iteration, checkpoint_path
+                ) from error
             model.train()
             if "validation_nll" in record and _track_validation(state, record, config):
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -243,6 +325,7 @@ def train(
                     "model_state": model.state_dict(),
                     "optimizer_state": optimizer.state_dict(),
                     "train_config": asdict(config),
+                    "data": data,
                     "progress": state,
                 },
             )
@@ -275,6 +358,38 @@ def _track_validation(state: dict[str, Any], record: dict[str, Any], config: Tra
     if config.patience is not None and state["stale"] >= config.patience:
         state["stopped_early"] = True
     return False
+
+
+def _diverged(what: str, iteration: int, checkpoint_path: Path) -> NonFiniteLossError:
+    return NonFiniteLossError(
+        f"training diverged: {what} at iteration {iteration}; "
+        f"{_last_checkpoint(checkpoint_path)}. Lower the learning rate (or tighten the solver "
+        "tolerances, or add kinetic/jacobian regularisation), then resume from it with the "
+        "new setting (--resume --allow-changes on the command line)."
+    )
+
+
+def _check_same_run(
+    path: Path, saved: dict[str, Any], config: TrainConfig, data: dict[str, Any] | None
+) -> None:
+    """Refuse to resume a run with other data or training settings than it was saved with."""
+    changes = []
+    if data is not None and saved.get("data") is not None and saved["data"] != data:
+        changes.append(f"data {saved['data'].get('name')!r} -> {data.get('name')!r}")
+        if saved["data"].get("name") == data.get("name"):
+            changes[-1] = f"data {data.get('name')!r} (other rows or preprocessing)"
+    old, new = saved.get("train_config") or {}, asdict(config)
+    free = set(_FREE_ON_RESUME) | ({"iters"} if config.schedule == "constant" else set())
+    for key in sorted(set(old) | set(new)):
+        if key not in free and old and old.get(key) != new.get(key):
+            changes.append(f"{key} {old.get(key)!r} -> {new.get(key)!r}")
+    if changes:
+        raise ResumeMismatch(
+            f"{path} was trained with other settings than this run's: {'; '.join(changes)}. "
+            "Resuming would silently mix two runs: resume with the original settings, choose "
+            "another output folder, or pass allow_changes=True (--allow-changes) to continue "
+            "with the new ones anyway"
+        )
 
 
 def _last_checkpoint(path: Path) -> str:
@@ -327,6 +442,7 @@ def train_toy(
     resume: bool = False,
     eval_samples: int = 10_000,
     callback: Callable[[int, dict[str, float]], None] | None = None,
+    allow_changes: bool = False,
 ) -> tuple[CNF, dict[str, Any]]:
     """Train a 2-D `CNF` on the toy density ``data`` (see `ffjord_edu.datasets.toy.NAMES`).
 
@@ -342,7 +458,9 @@ def train_toy(
     def next_batch(iteration: int) -> torch.Tensor:
         return toy.sample(data, config.batch_size, seed=_step_seed(config.seed, iteration))
 
-    metrics = train(model, next_batch, config, out, evaluate, resume, callback)
+    metrics = train(
+        model, next_batch, config, out, evaluate, resume, callback, data_record(data), allow_changes
+    )
     return model, metrics
 
 
@@ -365,6 +483,7 @@ def train_tabular(
     model_options: dict[str, Any] | None = None,
     resume: bool = False,
     callback: Callable[[int, dict[str, float]], None] | None = None,
+    allow_changes: bool = False,
 ) -> tuple[CNF, dict[str, Any]]:
     """Train a `CNF` on a tabular data set with the benchmark protocol.
 
@@ -384,7 +503,10 @@ def train_tabular(
         return train_rows[torch.randint(len(train_rows), (config.batch_size,), generator=generator)]
 
     evaluate = tabular_evaluator(data, config.eval_atol, config.eval_rtol)
-    metrics = train(model, next_batch, config, out, evaluate, resume, callback)
+    record = data_record(data.name, data.train, data.validation, data.test)
+    metrics = train(
+        model, next_batch, config, out, evaluate, resume, callback, record, allow_changes
+    )
     model.eval()
     test = data.test.to(next(model.parameters()).device)
     metrics["test_nll"] = evaluate_nll(model, test, config.eval_atol, config.eval_rtol)

@@ -6,7 +6,6 @@ the loaders run end to end without the 820 MB download.
 """
 
 import copyreg
-import io
 import os
 import pickle
 import struct
@@ -328,9 +327,11 @@ def test_gas_reads_the_python2_pandas_pickle_of_the_release(tmp_path):
         assert torch.equal(getattr(old, split), getattr(modern, split))
 
 
-def test_the_python2_reader_refuses_code(tmp_path):
-    with pytest.raises(pickle.UnpicklingError, match="refusing"):
-        tabular._Python2PandasUnpickler(io.BytesIO(pickle.dumps(os.getcwd, protocol=2))).load()
+def test_the_gas_reader_refuses_code(tmp_path):
+    (tmp_path / "gas").mkdir()
+    (tmp_path / "gas" / "ethylene_CO.pickle").write_bytes(pickle.dumps(os.getcwd, protocol=2))
+    with pytest.raises(pickle.UnpicklingError, match=r"asks to load posix\.getcwd.*refused"):
+        tabular.load_gas(tmp_path)
 
 
 def test_gas_without_the_documented_columns_is_explained(tmp_path):

@@ -42,13 +42,14 @@ from __future__ import annotations
 import gzip
 import math
 import os
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import sklearn.datasets
 import torch
+
+from .safe_pickle import UnsafePickleError, restricted_load
 
 __all__ = [
     "DEFAULT",
@@ -198,10 +199,15 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     dimensions ``n``, then ``n`` big-endian 32-bit sizes, then the values in C order.
     """
     path = Path(path)
-    data = (gzip.decompress if path.suffix == ".gz" else bytes)(path.read_bytes())
+    try:
+        data = (gzip.decompress if path.suffix == ".gz" else bytes)(path.read_bytes())
+    except (OSError, EOFError) as error:  # gzip.BadGzipFile is an OSError
+        raise ValueError(f"{path} cannot be decompressed ({error}): replace the file") from error
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise ValueError(f"{path} is not an idx file of unsigned bytes (its header is wrong)")
     ndim = data[3]
+    if len(data) < 4 + 4 * ndim:
+        raise ValueError(f"{path} is truncated: its header promises {ndim} sizes")
     shape = tuple(int(s) for s in np.frombuffer(data, ">i4", count=ndim, offset=4))
     values = np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)
     if values.size != math.prod(shape):
@@ -247,23 +253,75 @@ def load_mnist(root: str | os.PathLike[str]) -> ImageData:
     """
     files = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
     files += ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-    train, train_labels, test, test_labels = (
-        read_idx(p) for p in _find(Path(root), files, "mnist")
-    )
+    paths = _find(Path(root), files, "mnist")
+    train, train_labels, test, test_labels = (read_idx(p) for p in paths)
+    _check_mnist_images(train, paths[0])
+    _check_mnist_images(test, paths[2])
+    train_labels = _checked_labels(train_labels, len(train), 10, paths[1])
+    test_labels = _checked_labels(test_labels, len(test), 10, paths[3])
     return _split_off_validation("mnist", train[:, None], train_labels, test[:, None], test_labels)
+
+
+def _check_mnist_images(images: np.ndarray, path: Path) -> None:
+    """MNIST images are (N, 28, 28) with N >= 2; a labels file put in their place is (N,)."""
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        hint = " (is it a labels file under an images name?)" if images.ndim == 1 else ""
+        raise ValueError(
+            f"{path} holds an array of shape {images.shape}, not 28x28 images (N, 28, 28){hint}"
+        )
+    if len(images) < 2:
+        raise ValueError(f"{path} holds {len(images)} images; at least 2 are needed")
 
 
 def read_cifar10_batch(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     """One CIFAR-10 python batch: a pickled dict with ``b"data"`` (N, 3072) uint8 (the 1,024
     red, then green, then blue values of each image, row by row) and ``b"labels"``.
 
+    The batch is a pickle, and a pickle can run code, so it is read by
+    `ffjord_edu.datasets.safe_pickle`, which rebuilds numpy arrays and plain builtins only: a
+    crafted file is refused with `~ffjord_edu.datasets.safe_pickle.UnsafePickleError` and
+    nothing in it runs.
+
     Returns:
         images ``(N, 3, 32, 32)`` uint8 and labels ``(N,)`` int64.
     """
-    with open(path, "rb") as file:
-        batch = pickle.load(file, encoding="bytes")
-    data = np.asarray(batch[b"data"], dtype=np.uint8)
-    return data.reshape(-1, 3, 32, 32), np.asarray(batch[b"labels"], dtype=np.int64)
+    path = Path(path)
+    with path.open("rb") as file:
+        try:
+            batch = restricted_load(file, "numpy", str(path), encoding="bytes")
+        except UnsafePickleError:
+            raise
+        except Exception as error:
+            raise ValueError(
+                f"{path} is not a CIFAR-10 python batch ({type(error).__name__}: {error}); "
+                f"it is truncated or damaged: replace it. {DOWNLOAD['cifar10']}"
+            ) from error
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        raise ValueError(
+            f"{path} is not a CIFAR-10 python batch: expected a dict with b'data' and "
+            f"b'labels', found {type(batch).__name__}"
+            + (f" with keys {sorted(batch)}" if isinstance(batch, dict) else "")
+        )
+    data, labels = np.asarray(batch[b"data"]), np.asarray(batch[b"labels"])
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise ValueError(
+            f"{path}: b'data' must be uint8 of shape (N, 3072), got {data.dtype} {data.shape}"
+        )
+    return data.reshape(-1, 3, 32, 32), _checked_labels(labels, len(data), 10, path)
+
+
+def _checked_labels(labels: np.ndarray, count: int, classes: int, path: Path) -> np.ndarray:
+    """``labels`` as int64 after checking there is one class in ``0 … classes−1`` per image."""
+    if labels.ndim != 1 or len(labels) != count:
+        raise ValueError(
+            f"{path} holds {count} images but labels of shape {labels.shape}: each image needs "
+            "exactly one label; the file is truncated or from another data set"
+        )
+    if not np.issubdtype(labels.dtype, np.integer) or (
+        count and (labels.min() < 0 or labels.max() >= classes)
+    ):
+        raise ValueError(f"{path}: labels must be integers in 0 … {classes - 1}")
+    return labels.astype(np.int64)
 
 
 def load_cifar10(root: str | os.PathLike[str]) -> ImageData:
@@ -285,6 +343,8 @@ def load_cifar10(root: str | os.PathLike[str]) -> ImageData:
             f"{DOWNLOAD['cifar10'].replace('ROOT', str(root))}"
         )
     batches = [read_cifar10_batch(folder / n) for n in names]
+    if sum(len(b[0]) for b in batches[:5]) < 2 or len(batches[5][0]) < 1:
+        raise ValueError(f"the CIFAR-10 batches in {folder} hold too few images to split")
     train = np.concatenate([b[0] for b in batches[:5]])
     train_labels = np.concatenate([b[1] for b in batches[:5]])
     return _split_off_validation("cifar10", train, train_labels, *batches[5])

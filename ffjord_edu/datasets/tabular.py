@@ -20,15 +20,16 @@ References:
 import dataclasses
 import importlib
 import os
-import pickle
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import sklearn.datasets
 import torch
+
+from .safe_pickle import UnsafePickleError, restricted_load
 
 __all__ = [
     "DEFAULT",
@@ -163,6 +164,52 @@ def _as_tensor(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
 
 
+# D of each file-based set after the MAF preprocessing.
+DIMS: dict[str, int] = {"power": 6, "gas": 8, "hepmass": 21, "miniboone": 43, "bsds300": 63}
+
+
+def _checked(
+    name: str,
+    splits: tuple[np.ndarray, ...],
+    paths: tuple[Path, ...],
+    features: tuple[str, ...] = (),
+) -> TabularData:
+    """The `TabularData` of ``splits``, after checking what a damaged file would break: every
+    split non-empty and finite, and D as the MAF release gives it (`DIMS`)."""
+    where = " and ".join(str(path) for path in paths)
+    for split_name, split in zip(("train", "validation", "test"), splits, strict=True):
+        if split.ndim != 2 or split.shape[0] == 0 or split.shape[1] == 0:
+            raise ValueError(
+                f"{where} gave an empty {split_name} split (shape {split.shape}): the file is "
+                f"truncated, damaged or not the MAF release. {DOWNLOAD}"
+            )
+        bad = ~np.isfinite(split)
+        if bad.any():
+            row, column = np.argwhere(bad)[0]
+            raise ValueError(
+                f"{where} gave {int(bad.sum())} NaN or infinite values in the {split_name} split "
+                f"(the first at row {row}, column {column}) after the MAF preprocessing: the "
+                f"file is truncated or damaged; replace it. {DOWNLOAD}"
+            )
+    if splits[0].shape[1] != DIMS[name]:
+        raise ValueError(
+            f"{where} gave D = {splits[0].shape[1]} columns after the MAF preprocessing, but "
+            f"{name} has D = {DIMS[name]}: the file is damaged or not the MAF release. {DOWNLOAD}"
+        )
+    return TabularData(*map(_as_tensor, splits), name=name, features=features)
+
+
+def _load_array(path: Path) -> np.ndarray:
+    """A .npy file as float64, never unpickling (object arrays are refused)."""
+    try:
+        return np.asarray(np.load(path, allow_pickle=False), dtype=np.float64)
+    except (ValueError, OSError, EOFError, TypeError) as error:
+        raise ValueError(
+            f"{path} is not a numeric .npy array ({type(error).__name__}: {error}); "
+            f"the file is truncated or damaged: replace it. {DOWNLOAD}"
+        ) from error
+
+
 def _split_last_tenths(data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The MAF split: test = last floor(N/10) rows; validation = last tenth of the rest.
 
@@ -242,72 +289,33 @@ def load_power(root: str | os.PathLike[str]) -> TabularData:
         1-3, time.
     """
     (path,) = _find_files("power", root)
-    data = _power_with_noise(np.load(path))
+    data = _power_with_noise(_load_array(path))
     train, validation, test = _split_last_tenths(data)
     splits = _standardise((train, validation, test), np.vstack([train, validation]), ddof=0)
     kept = tuple(c for i, c in enumerate(_POWER_COLUMNS) if i not in _POWER_DROPPED)
-    return TabularData(*map(_as_tensor, splits), name="power", features=kept)
+    return _checked("power", splits, (path,), kept)
 
 
 # ---------------------------------------------------------------------------------------------
 # GAS
 
 
-class _Python2PandasUnpickler(pickle.Unpickler):
-    """Unpickler for DataFrames written by Python 2 and pandas 0.x, such as the GAS file.
-
-    Python 2 stored numpy buffers as byte strings, which Python 3 must decode as latin-1, and
-    pandas before 0.20 kept its index classes in modules that no longer exist. Only numpy,
-    pandas and a few plain builtins may be loaded, since a pickle can otherwise run any code.
-    """
-
-    _SAFE_BUILTINS = frozenset(
-        {"object", "slice", "list", "dict", "tuple", "set", "frozenset", "int", "float"}
-        | {"complex", "bool", "str", "bytes", "bytearray", "range"}
-    )
-
-    def __init__(self, file: IO[bytes]) -> None:
-        super().__init__(file, encoding="latin1")
-
-    def find_class(self, module: str, name: str) -> Any:
-        top = module.split(".")[0]
-        # Python 2 names, which the base class maps to their Python 3 modules.
-        top = {"__builtin__": "builtins", "copy_reg": "copyreg"}.get(top, top)
-        allowed = top in {"numpy", "pandas", "copyreg", "_codecs"} or (
-            top == "builtins" and name in self._SAFE_BUILTINS
-        )
-        if not allowed:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a data pickle")
-        try:
-            return super().find_class(module, name)
-        except (ImportError, AttributeError):
-            return _moved_pandas_index_name(module, name)
-
-
-def _moved_pandas_index_name(module: str, name: str) -> Any:
-    """Today's object for an index name of pandas < 1.0 (pandas.indexes.*, Int64Index, ...)."""
-    pandas = importlib.import_module("pandas")
-    moved = {"_new_Index": pandas.Index([]).__reduce__()[0], "RangeIndex": pandas.RangeIndex}
-    moved |= dict.fromkeys(("Index", "Int64Index", "UInt64Index", "Float64Index"), pandas.Index)
-    if module.startswith("pandas.") and name in moved:
-        return moved[name]
-    raise pickle.UnpicklingError(f"this pandas cannot rebuild {module}.{name}")
-
-
 def _read_dataframe_pickle(path: Path) -> Any:
-    """pandas.read_pickle, falling back to the Python 2 reader for the 2017 GAS file."""
-    pandas = _optional_import("pandas", "gas")
-    try:
-        return pandas.read_pickle(path)
-    except (ImportError, AttributeError, TypeError, ValueError, pickle.UnpicklingError) as first:
+    """The DataFrame pickled in ``path`` (pandas 0.x under Python 2, as in the 2017 GAS file,
+    or today's pandas), read by `ffjord_edu.datasets.safe_pickle`: a pickle can run code, so
+    only numpy's and pandas' own rebuild functions are allowed, and never ``pandas.read_pickle``.
+    """
+    _optional_import("pandas", "gas")
+    with path.open("rb") as file:
         try:
-            with path.open("rb") as file:
-                return _Python2PandasUnpickler(file).load()
-        except Exception as second:
+            return restricted_load(file, "pandas", str(path))
+        except UnsafePickleError:
+            raise
+        except Exception as error:
             raise ValueError(
-                f"could not read {path} as a pandas DataFrame pickle: pandas.read_pickle "
-                f"said {_brief(first)}; the Python 2 reader said {_brief(second)}"
-            ) from second
+                f"could not read {path} as a pandas DataFrame pickle ({_brief(error)}); "
+                f"the file is truncated or damaged: replace it with the original. {DOWNLOAD}"
+            ) from error
 
 
 def _brief(error: BaseException) -> str:
@@ -344,8 +352,9 @@ def load_gas(root: str | os.PathLike[str]) -> TabularData:
     are not shuffled: test = the last 10 %, validation = the last 10 % of the rest.
 
     With the release file the splits have 852,174 / 94,685 / 105,206 rows. The file was
-    written by Python 2 and pandas 0.x; when today's ``pandas.read_pickle`` cannot read it, a
-    restricted latin-1 unpickler that only loads numpy and pandas objects reads it instead.
+    written by Python 2 and pandas 0.x; it is read by a restricted latin-1 unpickler that only
+    rebuilds numpy and pandas objects (a pickle can run code; ``pandas.read_pickle`` is never
+    used), so a crafted file is refused with `UnsafePickleError` and nothing in it runs.
 
     Arguments:
         root: folder that holds ``gas/ethylene_CO.pickle``.
@@ -367,7 +376,7 @@ def load_gas(root: str | os.PathLike[str]) -> TabularData:
     frame = (frame - frame.mean()) / frame.std()
     splits = _split_last_tenths(frame.to_numpy(dtype=np.float64))
     features = tuple(str(column) for column in frame.columns)
-    return TabularData(*map(_as_tensor, splits), name="gas", features=features)
+    return _checked("gas", splits, (path,), features)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,6 +386,31 @@ def load_gas(root: str | os.PathLike[str]) -> TabularData:
 def _minimum_repeats(column: np.ndarray) -> int:
     """How many entries equal the column's smallest value."""
     return int(np.count_nonzero(column == column.min()))
+
+
+def _read_hepmass_csv(pandas: ModuleType, path: Path) -> Any:
+    """One HEPMASS CSV: comma-separated numeric columns (a label, then features), no gaps."""
+    table = pandas.read_csv(path, index_col=False)
+    if table.shape[1] < 2:
+        header = ",".join(str(c) for c in table.columns)[:80]
+        guess = next((f" (it looks separated by {s!r})" for s in ";\t| " if s in header), "")
+        raise ValueError(
+            f"{path} has {table.shape[1]} column; the MAF release has comma-separated columns "
+            f"(the label, then the features){guess}; header: {header!r}"
+        )
+    if table.shape[0] == 0:
+        raise ValueError(f"{path} has no rows: it is truncated; replace it. {DOWNLOAD}")
+    text = [c for c in table.columns if not pandas.api.types.is_numeric_dtype(table[c])]
+    if text:
+        raise ValueError(f"{path}: the columns {text} hold text, not numbers: replace the file")
+    missing = table.isna().to_numpy()
+    if missing.any():
+        row, column = np.argwhere(missing)[0]
+        raise ValueError(
+            f"{path} has {int(missing.sum())} missing values (the first on line {row + 2}, "
+            f"column {table.columns[column]!r}): the file is truncated or damaged; replace it"
+        )
+    return table
 
 
 def load_hepmass(root: str | os.PathLike[str]) -> TabularData:
@@ -405,8 +439,8 @@ def load_hepmass(root: str | os.PathLike[str]) -> TabularData:
     train_path, test_path = _find_files("hepmass", root)
     pandas = _optional_import("pandas", "hepmass")
     # index_col=False: never take the label column as the row index.
-    train = pandas.read_csv(train_path, index_col=False)
-    test = pandas.read_csv(test_path, index_col=False)
+    train = _read_hepmass_csv(pandas, train_path)
+    test = _read_hepmass_csv(pandas, test_path)
     train = train[train.iloc[:, 0] == 1].iloc[:, 1:]
     test = test[test.iloc[:, 0] == 1].iloc[:, 1:-1]
     if set(test.columns) != set(train.columns):
@@ -423,7 +457,7 @@ def load_hepmass(root: str | os.PathLike[str]) -> TabularData:
     n_validation = int(0.1 * train.shape[0])
     train, validation = train[: len(train) - n_validation], train[len(train) - n_validation :]
     features = tuple(str(mean.index[j]) for j in keep)
-    return TabularData(*map(_as_tensor, (train, validation, test)), "hepmass", features)
+    return _checked("hepmass", (train, validation, test), (train_path, test_path), features)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -449,12 +483,12 @@ def load_miniboone(root: str | os.PathLike[str]) -> TabularData:
         TabularData with D = 43 columns.
     """
     (path,) = _find_files("miniboone", root)
-    data = np.asarray(np.load(path), dtype=np.float64)
+    data = _load_array(path)
     if data.ndim != 2:
         raise ValueError(f"{path} must hold a 2-D array of shape (N, D), got {data.shape}")
     train, validation, test = _split_last_tenths(data)
     splits = _standardise((train, validation, test), np.vstack([train, validation]), ddof=0)
-    return TabularData(*map(_as_tensor, splits), name="miniboone")
+    return _checked("miniboone", splits, (path,))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -485,8 +519,8 @@ def load_bsds300(root: str | os.PathLike[str]) -> TabularData:
                 f"{path} lacks the datasets {missing}; it has {sorted(file.keys())}, "
                 f"and the MAF file has {', '.join(_BSDS300_KEYS)}"
             )
-        splits = tuple(np.asarray(file[key][()]) for key in _BSDS300_KEYS)
-    return TabularData(*map(_as_tensor, splits), name="bsds300")
+        splits = tuple(np.asarray(file[key][()], dtype=np.float64) for key in _BSDS300_KEYS)
+    return _checked("bsds300", splits, (path,))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -223,9 +223,9 @@ class MultiscaleCNF(SolverSettings, nn.Module):
                 f"expected dequantised images of shape (batch, {', '.join(map(str, self.shape))})"
                 f", got {got}; pass images.dequantize(x, levels) of uint8 images"
             )
-        if y.is_floating_point() is False or bool((y < 0).any() | (y > 1).any()):
+        if y.is_floating_point() is False or bool(((y < 0) | (y > 1) | y.isnan()).any()):
             raise ValueError(
-                "images must be floats in [0, 1]: dequantise the integer pixels first with "
+                "images must be floats in [0, 1] (no NaN): dequantise the integer pixels first with "
                 "ffjord_edu.datasets.images.dequantize(x, levels)"
             )
 

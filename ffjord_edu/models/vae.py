@@ -35,11 +35,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..checkpoint import read_checkpoint
+from ..checkpoint import build_checked, read_checkpoint
 from ..cnf import standard_normal_log_prob
 from ..datasets import images
 from ..runtime import device
-from ..train import TrainConfig, _step_seed, _write_metrics, train
+from ..train import TrainConfig, _step_seed, _write_metrics, data_record, train
 from .posteriors import POSTERIORS, FFJORDPosterior, GaussianPosterior
 
 __all__ = [
@@ -355,6 +355,7 @@ def train_vae(
     resume: bool = False,
     callback: Callable[[int, dict[str, float]], None] | None = None,
     validation_samples: int = 4,
+    allow_changes: bool = False,
 ) -> tuple[VAE, dict[str, Any]]:
     """Train a `VAE` on the binarised images of ``data`` with the shared loop `ffjord_edu.train`.
 
@@ -375,9 +376,10 @@ def train_vae(
         generator = torch.Generator().manual_seed(_step_seed(config.seed, iteration))
         return train_rows[torch.randint(len(train_rows), (config.batch_size,), generator=generator)]
 
+    record = data_record(data.name, data.train, data.validation, data.test)
     metrics = train(
         model, next_batch, config, out, vae_evaluator(validation, validation_samples),
-        resume, callback,
+        resume, callback, record, allow_changes,
     )  # fmt: skip
     _write_metrics(Path(out), metrics)
     return model, metrics
@@ -392,6 +394,5 @@ def load_vae(path: str | Path, map_location: str | torch.device = "cpu") -> VAE:
     config = payload["model_config"]
     if "posterior" not in config:
         raise ValueError(f"{path} holds a {config.get('dim', '?')}-D CNF, not a VAE; use load()")
-    model = VAE(**config)
-    model.load_state_dict(payload["model_state"])
+    model = build_checked(lambda c: VAE(**c), config, payload["model_state"], path)
     return model.eval()
