@@ -63,8 +63,8 @@ from ffjord_edu.flow_matching import (
 )
 from ffjord_edu.flow_matching import (
     excess_path_length,
-    target_velocity,
-    velocity,
+    straightness_gap,
+    trajectory_velocities,
 )
 from ffjord_edu.recipes import Recipe, flow_matching_toy_recipe, shortened, toy_recipe
 from ffjord_edu.runtime import seed_everything
@@ -193,20 +193,14 @@ def sampler_metrics(model: CNF, quick: bool) -> dict[str, Any]:
         for method, rows in errors.items()
     }
     times = torch.linspace(0, 1, 101)
-    chord = target_velocity(path[0], path[-1])
-    gap = torch.stack(
-        [
-            (velocity(model, t.expand(len(z0)), z) - chord).pow(2).sum(1).mean()
-            for t, z in zip(times, path)
-        ]
-    )
+    gap = straightness_gap(path, trajectory_velocities(model, path, times), times)
     return {
         "dopri5_nfe_1e-5": dopri_nfe,
         "error_vs_nfe": errors,
         "nfe_for_error": needed,
         "one_step_error": errors["euler"][0][1],
         "excess_path_length": float(excess_path_length(path)),
-        "straightness_gap": float(torch.trapezoid(gap, times)),
+        "straightness_gap": float(gap),
     }
 
 

@@ -12,7 +12,9 @@ would give, and the specialised checkers build on it:
   normalising constant left out;
 * `check_time_direction`: a density solve run from 0 to 1 instead of from 1 down to 0;
 * `check_rademacher_probe`: 0/1 bits instead of ±1, Gaussian noise, the same probe every call;
-* `check_probe_fixed`: augmented dynamics that redraw the Hutchinson probe at every evaluation.
+* `check_probe_fixed`: augmented dynamics that redraw the Hutchinson probe at every evaluation;
+* `check_training_step`: Algorithm 1 by hand, against `CNF.training_loss`: a flipped sign, a
+  probe redrawn at every evaluation, a density solve run from 0 to 1, a missed optimiser step.
 
 Hints escalate: the first wrong try of an exercise shows the first hint of ``hint`` (a nudge), later
 tries the next ones, and only from the `REVEAL_AFTER`-th wrong try on does a message show the
@@ -28,6 +30,7 @@ independent of the formula the student is asked for, so a check cell never shows
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 import os
@@ -35,6 +38,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
+
+from .cnf import standard_normal_log_prob
+from .solvers import odeint
+from .trace import hutchinson_divergence, sample_probe
 
 __all__ = [
     "FLIPPED_LOG_DET",
@@ -45,6 +52,7 @@ __all__ = [
     "WRONG_TIME_DIRECTION",
     "ExerciseError",
     "check_adjoint_by_hand",
+    "check_bottleneck_variance",
     "check_close",
     "check_cost_exponents",
     "check_density_solve",
@@ -63,6 +71,7 @@ __all__ = [
     "check_second_order",
     "check_swirl_divergence",
     "check_time_direction",
+    "check_training_step",
     "check_true",
     "check_uniform_bits_per_dim",
     "check_zero_variance_matrix",
@@ -957,6 +966,58 @@ def check_probes_needed(
     return _check_value(probes_needed, expected, name, 0.5, 0.0, hints, mistakes)
 
 
+def _gaussian_quadratic_variance(matrix: torch.Tensor) -> float:
+    r""":math:`\operatorname{Var}[\varepsilon^\top M \varepsilon]`, :math:`\varepsilon \sim \mathcal N(0, I)`,
+    from the eigenvalues :math:`\lambda_i` of the symmetric part: the form is
+    :math:`\sum_i \lambda_i \chi^2_1`, whose variance is :math:`2\sum_i \lambda_i^2`."""
+    eigenvalues = torch.linalg.eigvalsh((matrix + matrix.T) / 2)
+    return 2 * float(eigenvalues.pow(2).sum())
+
+
+def check_bottleneck_variance(
+    bottleneck_variance: Any,
+    J_h: torch.Tensor,
+    J_g: torch.Tensor,
+    name: str = "bottleneck_variance",
+) -> bool:
+    r"""Notebook 04, exercise 6: the variance of :math:`\varepsilon^\top J_h J_g \varepsilon`,
+    Gaussian :math:`\varepsilon \in \mathbb R^H`, on the notebook's factors and random ones.
+
+    The oracle diagonalises the symmetric part of the :math:`H \times H` product (not the
+    Frobenius-norm formula the student writes). Named: plain Hutchinson's :math:`J_g J_h`, the
+    unsymmetrised product, and the missing factor 2.
+    """
+    generator = torch.Generator().manual_seed(9)
+    inputs = [(J_h.double(), J_g.double())] + [
+        (
+            torch.randn(hidden, dim, generator=generator, dtype=torch.float64),
+            torch.randn(dim, hidden, generator=generator, dtype=torch.float64),
+        )
+        for hidden, dim in ((2, 6), (3, 10), (5, 5))
+    ]
+    mistakes = {
+        "that is plain Hutchinson's variance: trace J_h J_g (H x H), not J_g J_h (D x D).": (
+            lambda J_h, J_g: _gaussian_quadratic_variance(J_g @ J_h)
+        ),
+        "take the symmetric part of J_h J_g first: the estimate only sees sym(B).": (
+            lambda J_h, J_g: 2 * float((J_h @ J_g).pow(2).sum())
+        ),
+        "the Gaussian variance is twice the squared Frobenius norm.": (
+            lambda J_h, J_g: _gaussian_quadratic_variance(J_h @ J_g) / 2
+        ),
+    }
+    hint = "the estimate traces the H x H matrix B = J_h J_g: section 2's Gaussian variance of B."
+    return check_function(
+        bottleneck_variance,
+        lambda J_h, J_g: _gaussian_quadratic_variance(J_h @ J_g),
+        inputs,
+        name=name,
+        rtol=1e-6,
+        hint=hint,
+        mistakes=mistakes,
+    )
+
+
 def _vjp_multiply_adds(dim: int, width: int) -> int:
     """Multiply-adds of one vector-Jacobian product through a D → H → D MLP, per sample."""
     return dim * width + width * dim
@@ -1263,4 +1324,121 @@ def check_uniform_bits_per_dim(
     )
     return _check_value(
         uniform_cifar_bpd, expected, "uniform_cifar_bpd", 1e-6, 1e-4, hints, mistakes
+    )
+
+
+def _algorithm_1_log_prob(flow: Any, x: torch.Tensor, mistake: str) -> torch.Tensor:
+    """log p(x) of Algorithm 1 for a one-block Hutchinson `CNF`, made with one known ``mistake``:
+    ``"redrawn"`` (a new probe at every evaluation) or ``"forward"`` (the solve run 0 → T)."""
+    net, settings = flow.blocks[0].net, flow.settings
+    probe = None if mistake == "redrawn" else sample_probe(x, settings.noise)
+
+    def dynamics(t: torch.Tensor, state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        with torch.enable_grad():
+            z = state[0].detach().requires_grad_(True)
+            f = net(t, z)
+            eps = sample_probe(z, settings.noise) if probe is None else probe
+            return f.detach(), -hutchinson_divergence(f, z, eps, create_graph=False).detach()
+
+    times = [0.0, flow.T] if mistake == "forward" else [flow.T, 0.0]
+    zeros = torch.zeros(x.shape[0], dtype=x.dtype)
+    z, delta_logp = odeint(
+        dynamics, (x, zeros), torch.tensor(times, dtype=x.dtype), **settings.solver_options
+    )
+    return standard_normal_log_prob(z[-1]) - delta_logp[-1]
+
+
+def _training_step_mistake(loss: float, expected: float, flow: Any, x: torch.Tensor, seed: int):
+    """The name of the known mistake whose loss equals ``loss``, or ``None``."""
+    atol = 1e-6 + 1e-6 * abs(expected)
+    if abs(loss + expected) <= atol:
+        return (
+            "the loss has the wrong sign: minimise the negative log-likelihood, "
+            "loss = −mean log p(x)."
+        )
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(seed)
+        z, delta_logp = copy.deepcopy(flow)(x.clone())
+        flipped = -(standard_normal_log_prob(z) + delta_logp).mean().item()
+        variants = {"flipped": flipped}
+        for mistake in ("redrawn", "forward"):
+            torch.manual_seed(seed)
+            variants[mistake] = -_algorithm_1_log_prob(flow, x.clone(), mistake).mean().item()
+    messages = {
+        "flipped": "the sign of Δlogp is flipped: log p(x) = log N(z(0)) − Δlogp, with the "
+        "augmented dynamics returning −εᵀ(∂f/∂z)ε (not +).",
+        "redrawn": "the probe is redrawn at every evaluation: draw ε once per solve, before "
+        "calling odeint, and let the dynamics reuse it.",
+        "forward": "the density solve runs from t = 0 to t = 1: the data x lives at t = 1, so "
+        "integrate the augmented state from 1 down to 0 (times [1, 0]).",
+    }
+    for mistake, value in variants.items():
+        if abs(loss - value) <= atol:
+            return messages[mistake]
+    return None
+
+
+def check_training_step(
+    training_step: Callable,
+    flow: Any,
+    batches: Sequence[torch.Tensor],
+    name: str = "training_step",
+    lr: float = 1e-2,
+    atol: float = 1e-6,
+    seed: int = 0,
+) -> bool:
+    r"""Check Algorithm 1 written by hand: ``training_step(flow, optimizer, x) -> loss``.
+
+    Runs the student's step and the library's (`CNF.training_loss`, ``backward``, Adam's
+    ``step``) on two copies of ``flow`` (one block, ``trace="hutchinson"``), one batch after the
+    other, each step with the global generator seeded to ``seed + i`` so that both draw the same
+    probe. The losses must agree to ``atol`` and so must the parameters after every step. Named
+    mistakes: the loss's sign, the sign of Δlogp, a probe redrawn at every evaluation, a solve
+    from 0 to 1, no optimiser step, gradients accumulated across steps (no ``zero_grad``).
+    """
+    if _not_attempted(training_step):
+        return _verdict(False, _not_solved(name, "write it in place of the `...`"))
+    mine, reference = copy.deepcopy(flow), copy.deepcopy(flow)
+    mine_optimizer = torch.optim.Adam(mine.parameters(), lr=lr)
+    reference_optimizer = torch.optim.Adam(reference.parameters(), lr=lr)
+    for i, x in enumerate(batches):
+        with torch.random.fork_rng():  # checking must not move the notebook's random stream
+            torch.manual_seed(seed + i)
+            loss, _ = reference.training_loss(x.clone())
+            reference_optimizer.zero_grad()
+            loss.backward()
+            reference_optimizer.step()
+            before = copy.deepcopy(mine)
+            torch.manual_seed(seed + i)
+            try:
+                got = training_step(mine, mine_optimizer, x.clone())
+            except Exception as error:  # the student's code: report it, do not crash the lesson
+                return _verdict(False, f"❌ {name} raised {type(error).__name__}: {error}")
+        if _not_attempted(got):
+            return _verdict(False, _not_solved(name, "it still returns `...`; write it"))
+        value = _as_float64(got)
+        if value is None or value.numel() != 1:
+            return _verdict(False, f"❌ {name} must return the loss as a number, got {got!r}.")
+        expected = loss.item()
+        if abs(float(value) - expected) > atol + 1e-6 * abs(expected):
+            mistake = _training_step_mistake(float(value), expected, before, x, seed + i)
+            if mistake is None:
+                mistake = f"the loss is {float(value):.6g}, expected {expected:.6g}."
+            return _verdict(False, f"❌ {name}: {mistake}")
+        for (key, p), q in zip(mine.named_parameters(), reference.parameters()):
+            if not torch.allclose(p, q, atol=atol, rtol=1e-5):
+                if all(torch.equal(p, b) for p, b in zip(mine.parameters(), before.parameters())):
+                    problem = (
+                        "the parameters did not move: call loss.backward() and optimizer.step()."
+                    )
+                elif i > 0:
+                    problem = (
+                        "gradients piled up over steps: call optimizer.zero_grad() before "
+                        "loss.backward()."
+                    )
+                else:
+                    problem = f"the loss is right, but after the step {key} differs from Adam's."
+                return _verdict(False, f"❌ {name}: {problem}")
+    return _verdict(
+        True, f"✅ {name} matches CNF.training_loss and its Adam step on {len(batches)} batches."
     )

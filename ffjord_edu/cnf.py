@@ -32,7 +32,14 @@ from torch import Tensor, nn
 from .nets import ODEnet
 from .regularization import REGULARIZERS, jacobian_frobenius, kinetic_energy
 from .solvers import BACKENDS, METHODS, EvaluationCounter, odeint
-from .trace import ESTIMATORS, NOISES, exact_divergence, sample_probe, vector_jacobian_product
+from .trace import (
+    ESTIMATORS,
+    NOISES,
+    bottleneck_divergence,
+    exact_divergence,
+    sample_probe,
+    vector_jacobian_product,
+)
 
 __all__ = [
     "CNF",
@@ -160,6 +167,11 @@ class AugmentedDynamics(nn.Module):
     redrawn at every evaluation would make the dynamics random, and the adaptive step-size
     controller would shrink its steps fighting that noise.
 
+    With ``trace="bottleneck"`` (FFJORD's bottleneck trick, `ffjord_edu.trace.bottleneck_divergence`)
+    the probe lives in the network's narrowest hidden layer instead; the network must expose it
+    (`ffjord_edu.nets.ODEnet.forward_with_bottleneck`). That probe takes the layer's shape, so it is
+    drawn at the solve's first evaluation, and held fixed from then on.
+
     The optional penalties :math:`r_k` (`ffjord_edu.regularization`) are integrated as extra
     states; the minus sign makes a solve from ``T`` back to ``0`` return :math:`+\int_0^T r_k\,dt`,
     as it does for :math:`\Delta\log p`.
@@ -171,6 +183,7 @@ class AugmentedDynamics(nn.Module):
         self.trace, self.noise = "exact", "rademacher"
         self.regularizers: tuple[str, ...] = ()
         self.probe: Tensor | None = None
+        self.hidden_probe: Tensor | None = None
         self.create_graph = True
 
     def start_solve(
@@ -178,6 +191,13 @@ class AugmentedDynamics(nn.Module):
     ) -> None:
         """Fix the estimator and penalties (and draw the probe) for the solve starting at ``z``."""
         self.trace, self.noise, self.regularizers = settings.trace, settings.noise, regularizers
+        if settings.trace == "bottleneck" and not hasattr(self.net, "forward_with_bottleneck"):
+            raise ValueError(
+                f"trace='bottleneck' needs a network that exposes its narrowest hidden layer "
+                f"(forward_with_bottleneck, as ODEnet has); {type(self.net).__name__} does not: "
+                "use trace='hutchinson'"
+            )
+        self.hidden_probe = None
         needs_probe = settings.trace == "hutchinson" or "jacobian" in regularizers
         self.probe = sample_probe(z, settings.noise) if needs_probe else None
         # Keep the divergence's graph only when a gradient will be taken through it.
@@ -188,11 +208,18 @@ class AugmentedDynamics(nn.Module):
         with torch.enable_grad():
             if not z.requires_grad:
                 z = z.requires_grad_(True)
-            dz = self.net(t, z)
+            if self.trace == "bottleneck":
+                h, dz = self.net.forward_with_bottleneck(t, z)
+            else:
+                dz = self.net(t, z)
             if self.probe is not None:
                 vjp = vector_jacobian_product(dz, z, self.probe, self.create_graph)
             if self.trace == "exact":
                 divergence = exact_divergence(dz, z, self.create_graph)
+            elif self.trace == "bottleneck":
+                if self.hidden_probe is None:
+                    self.hidden_probe = sample_probe(h, self.noise)
+                divergence = bottleneck_divergence(dz, h, z, self.hidden_probe, self.create_graph)
             else:
                 divergence = (vjp * self.probe).reshape(z.shape[0], -1).sum(dim=1)
         penalties = {
@@ -242,7 +269,8 @@ class CNF(SolverSettings, nn.Module):
     Arguments:
         dim: the data dimension :math:`D`.
         hidden: hidden widths of each block's `ODEnet`.
-        trace: ``"exact"`` or ``"hutchinson"`` divergence.
+        trace: ``"exact"``, ``"hutchinson"`` or ``"bottleneck"`` divergence (Hutchinson's estimate
+            with the probe in the narrowest hidden layer of ``hidden``, FFJORD's §3.1.1).
         noise: Hutchinson probe distribution, ``"rademacher"`` or ``"gaussian"``.
         method: the ODE solver (see `ffjord_edu.solvers.METHODS`).
         atol, rtol: the solver's tolerances.

@@ -112,6 +112,7 @@ class ODEnet(nn.Module):
                 f"unknown activation '{activation}'; choose one of: {', '.join(ACTIVATIONS)}"
             )
         widths = [dim, *hidden, dim]
+        self.hidden_widths = tuple(hidden)  # a plain attribute: not part of the state_dict
         self.layers = nn.ModuleList(
             layers[layer](w_in, w_out) for w_in, w_out in itertools.pairwise(widths)
         )
@@ -123,3 +124,27 @@ class ODEnet(nn.Module):
             if i < len(self.layers) - 1:
                 z = self.activation(z)
         return z
+
+    @property
+    def bottleneck(self) -> int:
+        """Index of the narrowest hidden layer (the first, on ties): where the bottleneck trick
+        puts its probe (`ffjord_edu.trace.bottleneck_divergence`)."""
+        widths = list(self.hidden_widths)
+        if not widths:
+            raise ValueError(
+                "the bottleneck trace needs a hidden layer, and this network has none: "
+                "give it hidden widths, e.g. hidden=(64, 8, 64)"
+            )
+        return widths.index(min(widths))
+
+    def forward_with_bottleneck(self, t: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+        r"""``(h, f)``: the activations :math:`h` of the narrowest hidden layer, and
+        :math:`f(t, z) = g(t, h)`, the same value `forward` returns."""
+        split, h = self.bottleneck, z
+        for i, layer in enumerate(self.layers):
+            z = layer(t, z)
+            if i < len(self.layers) - 1:
+                z = self.activation(z)
+            if i == split:
+                h = z
+        return h, z

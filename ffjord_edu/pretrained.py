@@ -20,6 +20,7 @@ MAKERS: dict[str, str] = {
     "--out runs/{name}, then ffjord_edu.load('runs/{name}'))",
     "flow_matching": "python scripts/train_flow_matching.py --only {name} --couplings independent",
     "ot_flow_matching": "python scripts/train_flow_matching.py --only {name} --couplings ot",
+    "baselines": "python scripts/train_baselines.py",
 }
 
 
@@ -58,4 +59,8 @@ def load_pretrained(name: str) -> nn.Module:
         from .models.vae import load_vae  # imported late: models import the training loop
 
         return load_vae(path)
+    if family == "baselines":
+        from .models.baselines import load_baseline
+
+        return load_baseline(path)
     return load(path)

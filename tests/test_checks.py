@@ -13,6 +13,7 @@ from ffjord_edu.checks import (
     NO_ENABLE_GRAD,
     REVEAL_AFTER,
     ExerciseError,
+    check_bottleneck_variance,
     check_close,
     check_density_solve,
     check_doubling_time,
@@ -24,12 +25,14 @@ from ffjord_edu.checks import (
     check_second_order,
     check_swirl_divergence,
     check_time_direction,
+    check_training_step,
     check_true,
     second_order_oracle,
     show_answer,
 )
 from ffjord_edu.cnf import standard_normal_log_prob
 from ffjord_edu.nets import ODEnet
+from ffjord_edu.solvers import odeint
 from ffjord_edu.trace import hutchinson_divergence, sample_probe
 
 
@@ -464,3 +467,102 @@ def test_probes_needed_names_the_variances(capsys):
     assert "count for Gaussian probes" in capsys.readouterr().out
     assert not check_probes_needed(math.floor(rademacher / target), a)
     assert "round up" in capsys.readouterr().out
+
+
+def algorithm_1_step(
+    flow,
+    optimizer,
+    x,
+    sign=1.0,
+    delta_sign=1.0,
+    redraw=False,
+    times=(1.0, 0.0),
+    step=True,
+    zero_grad=True,
+):
+    """Algorithm 1 by hand (the notebook 05 solution), with switches for the usual mistakes."""
+    net, settings = flow.blocks[0].net, flow.settings
+    probe = None if redraw else sample_probe(x, settings.noise)
+
+    def dynamics(t, state):
+        with torch.enable_grad():
+            z = state[0]
+            if not z.requires_grad:
+                z = z.requires_grad_(True)
+            f = net(t, z)
+            eps = sample_probe(z, settings.noise) if redraw else probe
+            return f, -hutchinson_divergence(f, z, eps)
+
+    zeros = torch.zeros(x.shape[0], dtype=x.dtype)
+    z, delta_logp = odeint(
+        dynamics, (x, zeros), torch.tensor(times, dtype=x.dtype), **settings.solver_options
+    )
+    log_p = standard_normal_log_prob(z[-1]) - delta_sign * delta_logp[-1]
+    loss = -sign * log_p.mean()
+    if zero_grad:
+        optimizer.zero_grad()
+    loss.backward()
+    if step:
+        optimizer.step()
+    return loss.item()
+
+
+def training_step_flow():
+    torch.manual_seed(0)
+    return ffjord_edu.CNF(2, hidden=(16, 16), trace="hutchinson", method="rk4", step_size=0.25)
+
+
+@pytest.mark.parametrize(
+    ("mistake", "message"),
+    [
+        ({}, "✅ training_step matches CNF.training_loss and its Adam step on 2 batches."),
+        ({"sign": -1.0}, "the loss has the wrong sign"),
+        ({"delta_sign": -1.0}, "the sign of Δlogp is flipped"),
+        ({"redraw": True}, "the probe is redrawn at every evaluation"),
+        ({"times": (0.0, 1.0)}, "the density solve runs from t = 0 to t = 1"),
+        ({"step": False}, "the parameters did not move"),
+        ({"zero_grad": False}, "gradients piled up over steps"),
+    ],
+)
+def test_training_step_names_the_mistake(mistake, message, capsys):
+    batches = [toy_batch(seed) for seed in (1, 2)]
+    ok = check_training_step(
+        lambda flow, optimizer, x: algorithm_1_step(flow, optimizer, x, **mistake),
+        training_step_flow(),
+        batches,
+    )
+    assert ok == (not mistake)
+    assert message in capsys.readouterr().out
+
+
+def test_training_step_not_solved_and_errors(capsys):
+    flow, batches = training_step_flow(), [toy_batch(1)]
+    assert not check_training_step(..., flow, batches)
+    assert "✋ training_step is not solved yet" in capsys.readouterr().out
+    assert not check_training_step(lambda flow, optimizer, x: ..., flow, batches)
+    assert "it still returns `...`" in capsys.readouterr().out
+    assert not check_training_step(lambda flow, optimizer, x: 1 / 0, flow, batches)
+    assert "raised ZeroDivisionError" in capsys.readouterr().out
+
+
+def toy_batch(seed: int) -> torch.Tensor:
+    return ffjord_edu.datasets.toy.sample("8gaussians", 32, seed=seed)
+
+
+def test_bottleneck_variance_check_accepts_the_formula_and_names_plain_hutchinson(capsys):
+    generator = torch.Generator().manual_seed(0)
+    J_h = torch.randn(3, 7, generator=generator, dtype=torch.float64)
+    J_g = torch.randn(7, 3, generator=generator, dtype=torch.float64)
+
+    def gaussian_variance(product):
+        return 2 * float(((product + product.T) / 2).pow(2).sum())
+
+    def right(J_h, J_g):
+        return gaussian_variance(J_h @ J_g)  # the H x H product
+
+    def plain_hutchinson(J_h, J_g):
+        return gaussian_variance(J_g @ J_h)  # the D x D one
+
+    assert check_bottleneck_variance(right, J_h, J_g)
+    assert not check_bottleneck_variance(plain_hutchinson, J_h, J_g)
+    assert "plain Hutchinson" in capsys.readouterr().out

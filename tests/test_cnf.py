@@ -110,7 +110,7 @@ def test_samples_have_the_right_shape_and_count_nfe():
     assert flow.nfe["forward"] > 0 and flow.nfe["backward"] == 0
 
 
-@pytest.mark.parametrize("trace", ["exact", "hutchinson"])
+@pytest.mark.parametrize("trace", ["exact", "hutchinson", "bottleneck"])
 @pytest.mark.parametrize("adjoint", [False, True])
 def test_every_parameter_gets_a_gradient(trace, adjoint):
     flow = random_flow(trace=trace, adjoint=adjoint, atol=1e-4, rtol=1e-4)
@@ -140,6 +140,72 @@ def test_probe_is_fixed_during_a_solve():
     t = torch.tensor(0.5, dtype=torch.float64)
     first, second = block(t, (z, torch.zeros(5))), block(t, (z, torch.zeros(5)))
     assert torch.equal(first[1], second[1])
+
+
+@pytest.mark.parametrize("noise", ["rademacher", "gaussian"])
+def test_bottleneck_log_prob_is_unbiased(noise):
+    torch.manual_seed(4)
+    flow = CNF(4, hidden=(16, 2, 16), trace="bottleneck", noise=noise, atol=1e-6, rtol=1e-6)
+    flow = flow.double()
+    x = torch.randn(1, 4, dtype=torch.float64).expand(3000, 4)
+    with torch.no_grad():
+        estimates = flow.log_prob(x)
+        assert flow.blocks[0].hidden_probe.shape == (3000, 2)  # the probe lives in the bottleneck
+        with flow.using(trace="exact"):
+            exact = flow.log_prob(x[:1])
+    standard_error = float(estimates.std()) / len(estimates) ** 0.5
+    assert abs(float(estimates.mean() - exact)) < 4 * standard_error + 1e-6
+
+
+def test_bottleneck_probe_is_fixed_during_a_solve_and_redrawn_for_the_next():
+    flow = CNF(3, hidden=(8, 2, 8), trace="bottleneck").double()
+    block = flow.blocks[0]
+    z = torch.randn(5, 3, dtype=torch.float64)
+    t = torch.tensor(0.5, dtype=torch.float64)
+    block.start_solve(z, flow.settings)
+    first, second = block(t, (z, torch.zeros(5))), block(t, (z, torch.zeros(5)))
+    assert torch.equal(first[1], second[1])
+    probe = block.hidden_probe.clone()
+    block.start_solve(z, flow.settings)
+    block(t, (z, torch.zeros(5)))
+    assert not torch.equal(block.hidden_probe, probe)
+
+
+def test_bottleneck_needs_a_network_with_hidden_layers():
+    flow = CNF(2, hidden=(), trace="bottleneck")
+    with pytest.raises(ValueError, match="needs a hidden layer"):
+        flow.log_prob(torch.zeros(3, 2))
+    flow = linear_flow(trace="bottleneck")
+    with pytest.raises(ValueError, match="LinearDynamics does not: use trace='hutchinson'"):
+        flow.log_prob(torch.zeros(3, 2, dtype=torch.float64))
+
+
+def test_the_bottleneck_option_leaves_existing_flows_as_they_were():
+    # state_dict keys and config of a default CNF are those of the shipped checkpoints
+    flow = CNF(2, hidden=(8,))
+    assert list(flow.state_dict()) == [
+        "blocks.0.net.layers.0.linear.weight",
+        "blocks.0.net.layers.0.linear.bias",
+        "blocks.0.net.layers.0.gate.weight",
+        "blocks.0.net.layers.0.gate.bias",
+        "blocks.0.net.layers.0.shift.weight",
+        "blocks.0.net.layers.1.linear.weight",
+        "blocks.0.net.layers.1.linear.bias",
+        "blocks.0.net.layers.1.gate.weight",
+        "blocks.0.net.layers.1.gate.bias",
+        "blocks.0.net.layers.1.shift.weight",
+    ]
+    assert set(flow.config) == {
+        *("dim", "hidden", "T", "blocks", "layer", "activation", "trace", "noise", "method"),
+        *("atol", "rtol", "step_size", "backend", "adjoint", "kinetic", "jacobian"),
+    }
+    # a Hutchinson solve draws exactly one probe of the data's shape from the global generator
+    flow = CNF(3, hidden=(8, 2, 8), trace="hutchinson")
+    torch.manual_seed(11)
+    flow.blocks[0].start_solve(torch.zeros(4, 3), flow.settings)
+    torch.manual_seed(11)
+    assert torch.equal(flow.blocks[0].probe, 2.0 * torch.randint(0, 2, (4, 3)) - 1)
+    assert flow.blocks[0].hidden_probe is None
 
 
 def test_config_round_trip():

@@ -96,7 +96,8 @@ def test_install_spec_and_links_come_from_the_one_declared_repository():
 def test_no_notebook_reads_a_path_relative_to_the_working_folder():
     for path in NOTEBOOKS:
         for cell in code_cells(path):
-            assert "../data" not in cell.source and 'Path("..")' not in cell.source, path.name
+            for relative in ("../data", 'Path("..")', "pretrained_root()"):  # use data_path
+                assert relative not in cell.source, f"{path.name} reads {relative}"
 
 
 def test_data_path_finds_the_checkout_data_and_names_the_fix_when_missing():

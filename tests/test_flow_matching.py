@@ -21,7 +21,9 @@ from ffjord_edu.flow_matching import (
     objective_loss,
     ot_assignment,
     straight_path,
+    straightness_gap,
     target_velocity,
+    trajectory_velocities,
     transport_cost,
     velocity,
 )
@@ -167,6 +169,55 @@ def test_excess_path_length_is_zero_for_straight_lines_and_positive_for_bent_one
     assert float(excess_path_length(line)) == pytest.approx(0.0, abs=1e-5)
     bent = line + torch.sin(math.pi * s) * torch.tensor([1.0, 0.0])
     assert float(excess_path_length(bent)) > 0.1
+
+
+@pytest.mark.parametrize("rate", [-1.3, 0.7])
+def test_straightness_gap_matches_the_closed_form_of_a_linear_flow(rate):
+    # dz/dt = a z: z(t) = e^{at} z0, chord (e^a - 1) z0, velocity a e^{at} z0, so the gap is
+    # E|z0|^2 * int_0^1 (e^a - 1 - a e^{at})^2 dt = E|z0|^2 * (a (e^{2a} - 1) / 2 - (e^a - 1)^2).
+    times = torch.linspace(0, 1, 4001, dtype=torch.float64)
+    z0 = torch.randn(5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    paths = torch.exp(rate * times)[:, None, None] * z0
+    closed_form = z0.pow(2).sum(1).mean() * (
+        rate * (math.exp(2 * rate) - 1) / 2 - (math.exp(rate) - 1) ** 2
+    )
+    gap = straightness_gap(paths, rate * paths, times)
+    assert float(gap) == pytest.approx(float(closed_form), rel=1e-6)
+    # the same paths on another time interval, [2, 4], with the velocity rescaled: same gap
+    assert float(straightness_gap(paths, rate * paths / 2, 2 + 2 * times)) == pytest.approx(
+        float(closed_form), rel=1e-6
+    )
+
+
+def test_straightness_gap_sees_speed_where_excess_path_length_does_not():
+    s = torch.linspace(0, 1, 2001, dtype=torch.float64).reshape(-1, 1, 1)
+    start, end = (
+        torch.randn(1, 4, 2, dtype=torch.float64),
+        torch.randn(1, 4, 2, dtype=torch.float64),
+    )
+    constant = start + s * (end - start)
+    assert float(straightness_gap(constant, (end - start).expand_as(constant), s.flatten())) == (
+        pytest.approx(0.0, abs=1e-12)
+    )
+    varying = start + s**2 * (end - start)  # straight, speed 2s: gap |end - start|^2 / 3
+    gap = straightness_gap(varying, 2 * s * (end - start), s.flatten())
+    assert float(excess_path_length(varying)) == pytest.approx(0.0, abs=1e-9)
+    assert float(gap) == pytest.approx(float((end - start).pow(2).sum(2).mean() / 3), rel=1e-5)
+    with pytest.raises(ValueError, match="increasing"):
+        straightness_gap(varying, 2 * s * (end - start), s.flatten().flip(0))
+
+
+def test_trajectory_velocities_are_the_network_at_each_point():
+    flow = CNF(2, hidden=(8,), blocks=2, T=0.5)
+    times = torch.linspace(0, 1, 5)
+    with torch.no_grad():
+        paths = flow.trajectory(torch.randn(3, 2), times)
+        velocities = trajectory_velocities(flow, paths, times)
+    for s, z, v in zip(times.tolist(), paths, velocities):
+        block = min(int(s // 0.5), 1)
+        with torch.no_grad():
+            expected = flow.blocks[block].net(torch.tensor(s - 0.5 * block), z)
+        assert torch.allclose(v, expected, atol=1e-6)
 
 
 @pytest.mark.parametrize("objective", ["fm", "ot-fm"])
