@@ -34,9 +34,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Two pytest workers (one per core on CI's 2-core machine); --dist loadfile keeps each file, so
+# each notebook and its kernel, each module fixture and the one JupyterLab, on one worker.
+PYTEST_WORKERS ?= 2
 test: lint
 	$(TEST_ENV) $(BIN)/python -m pytest ffjord_edu tests notebooks \
-		--nbval-lax --nbval-current-env --durations=15 -rs
+		--nbval-lax --nbval-current-env --durations=15 -rs \
+		-n $(PYTEST_WORKERS) --dist loadfile
 
 # The student editions: solutions stubbed, outputs cleared, checks kept (build/student/).
 student: $(STAMP)
