@@ -20,6 +20,7 @@ MAKERS: dict[str, str] = {
     "--out runs/{name}, then ffjord_edu.load('runs/{name}'))",
     "flow_matching": "python scripts/train_flow_matching.py --only {name} --couplings independent",
     "ot_flow_matching": "python scripts/train_flow_matching.py --only {name} --couplings ot",
+    "picture": "python scripts/train_picture.py",
 }
 
 
