@@ -56,12 +56,14 @@ def uploaded_files(value: Any) -> list[tuple[str, bytes]]:
 
 
 def histogram_frame(ax: Axes, points: torch.Tensor, extent: Sequence[float], title: str) -> None:
-    """A 2-D histogram of ``points`` over ``extent`` (x0, x1, y0, y1), padded by a fifth."""
+    """A 2-D histogram of ``points`` over ``extent`` (x0, x1, y0, y1), padded by a fifth, with
+    square bins, as many as keep about two points per bin where the points spread evenly."""
     x0, x1, y0, y1 = extent
     pad = 0.2 * max(x1 - x0, y1 - y0) / 2
     box = [[x0 - pad, x1 + pad], [y0 - pad, y1 + pad]]
-    width = (box[0][1] - box[0][0]) / (box[1][1] - box[1][0])
-    bins = (int(60 * max(width, 1)), int(60 / min(width, 1)))
+    aspect = (box[0][1] - box[0][0]) / (box[1][1] - box[1][0])
+    short = int(np.clip((len(points) / (2 * max(aspect, 1 / aspect))) ** 0.5, 12, 80))
+    bins = (round(short * aspect), short) if aspect >= 1 else (short, round(short / aspect))
     points = points.detach().cpu().numpy()
     ax.hist2d(points[:, 0], points[:, 1], bins=bins, range=box, cmap=CMAP)
     ax.set(title=title, xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
