@@ -170,3 +170,18 @@ def test_kl_floor_checker(monkeypatch, capsys):
     assert checks.check_kl_floor(lambda leaked: -math.log(1 - leaked))
     assert not checks.check_kl_floor(lambda leaked: leaked)
     assert "first-order" in capsys.readouterr().out
+
+
+def test_shipped_word_model_matches_the_readme():
+    import re
+    from pathlib import Path
+
+    from ffjord_edu import load_pretrained
+
+    readme = (Path(__file__).resolve().parents[1] / "data" / "README.md").read_text()
+    row = re.search(r"^\| `pretrained/picture/ffjord\.pt` \| (?P<nll>[\d.]+) \|", readme, re.M)
+    torch.set_num_threads(1)
+    metrics = evaluate_picture(
+        load_pretrained("picture/ffjord"), picture.from_text("FFJORD"), 10_000
+    )
+    assert metrics["test_nll"] == pytest.approx(float(row["nll"]), abs=2e-3)
