@@ -117,7 +117,9 @@ class Playground:
         self.nfe: list[tuple[int, int]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.text = widgets.Text(value=text, description="word", continuous_update=False)
+        self.text = widgets.Text(value=text, description="word")
+        if self.text.has_trait("continuous_update"):  # a new picture on Enter, not per key
+            self.text.continuous_update = False
         self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="picture")
         self.objective = widgets.Dropdown(
             options=list(PICTURE_OBJECTIVES), value="flow matching", description="objective"
