@@ -59,6 +59,8 @@ __all__ = [
     "check_doubling_time",
     "check_fraction_on_board",
     "check_function",
+    "check_kinetic_energy",
+    "check_kl_floor",
     "check_kl_gaps",
     "check_log_density",
     "check_log_density_from_flow",
@@ -69,6 +71,7 @@ __all__ = [
     "check_probes_needed",
     "check_rademacher_probe",
     "check_second_order",
+    "check_stroke_contraction",
     "check_swirl_divergence",
     "check_time_direction",
     "check_training_step",
@@ -1441,4 +1444,207 @@ def check_training_step(
                 return _verdict(False, f"❌ {name}: {problem}")
     return _verdict(
         True, f"✅ {name} matches CNF.training_loss and its Adam step on {len(batches)} batches."
+    )
+
+
+# --- Notebook 11: your own density ---------------------------------------------------------------
+
+
+def _stroke_pictures() -> dict[str, Any]:
+    """The pictures the notebook-11 checks use: a word in bold and in normal weight, and noise."""
+    import numpy as np
+
+    from .datasets import picture
+
+    generator = np.random.default_rng(11)
+    return {
+        "bold": picture.from_text("FFJORD", weight="bold"),
+        "thin": picture.from_text("FFJORD", weight="normal"),
+        "noise": picture.from_array(generator.random((12, 20))),
+    }
+
+
+def _perfect_flow_log_volume_change(density: Any) -> float:
+    r"""The mean :math:`\Delta\log p` of a perfect flow on data: from :math:`\log p(x) = \log
+    \mathcal N(z) - \Delta\log p`, :math:`\mathbb E_p[\Delta\log p] = \mathbb E[\log\mathcal N(z)]
+    + H(p)`, with :math:`z \sim \mathcal N(0, I_2)` when the flow is perfect and
+    :math:`\mathbb E[\log\mathcal N(z)] = -\log(2\pi e)` in two dimensions."""
+    return density.entropy() - math.log(2 * math.pi * math.e)
+
+
+def check_stroke_contraction(
+    log_volume_change: Any,
+    thinner_contracts_more: Any,
+    names: tuple[str, str] = ("log_volume_change", "thinner_contracts_more"),
+) -> bool:
+    r"""Notebook 11, exercise 1: ``log_volume_change(density)``, the mean :math:`\Delta\log p` a
+    perfect flow accumulates on the data, and the prediction ``thinner_contracts_more``.
+
+    Checked on a bold word, a thin word and a noise picture against the perfect flow's identity
+    :math:`\mathbb E_p[\Delta\log p] = H(p) - \log(2\pi e)`; the prediction against which of the
+    two words gives the more negative value.
+    """
+    function_name, prediction_name = names
+    pictures = _stroke_pictures()
+    inputs = [(density,) for density in pictures.values()]
+    gaussian = math.log(2 * math.pi * math.e)
+    ok, message, _, expected = _run_against(
+        log_volume_change,
+        _perfect_flow_log_volume_change,
+        inputs,
+        function_name,
+        1e-6,
+        1e-6,
+        {
+            "the Gaussian's part is missing: the mean of log N(z) over z ~ N(0, I) is −H(N(0, I)), "
+            "not 0.": lambda d: d.entropy(),
+            "the Gaussian's entropy is that of one dimension; the base is 2-D, H = log(2πe).": (
+                lambda d: d.entropy() - 0.5 * gaussian
+            ),
+            "the sign is flipped: log p(x) = log N(z) − Δlog p, so Δlog p = log N(z) − log p(x), "
+            "whose mean over the data is H(p) plus the mean of log N(z).": lambda d: (
+                gaussian - d.entropy()
+            ),
+        },
+    )
+    hints = (
+        "start from log p(x) = log N(z) − Δlog p and average over x ~ p with z ~ N(0, I).",
+        "E[−log p(x)] is the entropy H(p) (density.entropy()); E[−log N(z)] is H(N(0, I₂)) = "
+        "log(2πe).",
+    )
+    function_ok = _graded(function_name, ok, message, hints, _expected_text(expected))
+    truth = _perfect_flow_log_volume_change(pictures["thin"]) < _perfect_flow_log_volume_change(
+        pictures["bold"]
+    )
+    if _not_attempted(thinner_contracts_more):
+        return _graded(prediction_name, False, _not_solved(prediction_name)) and function_ok
+    if not isinstance(thinner_contracts_more, bool):
+        return function_ok and _graded(
+            prediction_name,
+            False,
+            f"❌ {prediction_name} must be True or False, got {thinner_contracts_more!r}.",
+        )
+    right = thinner_contracts_more == truth
+    prediction_ok = _graded(
+        prediction_name,
+        right,
+        f"✅ {prediction_name} is right: the thin word has the lower entropy, so a perfect flow "
+        "shrinks volume more on it (a more negative Δlog p)."
+        if right
+        else f"❌ {prediction_name}: thin strokes hold the same mass on less area; is their "
+        "entropy higher or lower?",
+        "less area at the same mass: higher or lower density, higher or lower entropy?",
+    )
+    return function_ok and prediction_ok
+
+
+def _kinetic_oracle_inputs() -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Paths with known kinetic energy: straight lines at constant speed and circles at constant
+    angular speed, on fine uniform and non-uniform time grids."""
+    generator = _seeded(1111)
+    times = torch.linspace(0.0, 1.0, 4001, dtype=torch.float64)
+    start, velocity = torch.randn(2, 6, 2, generator=generator, dtype=torch.float64)
+    lines = start + times[:, None, None] * velocity  # (T, N, 2)
+    radius = torch.rand(5, generator=generator, dtype=torch.float64) + 0.5
+    omega = 2.0 * torch.rand(5, generator=generator, dtype=torch.float64) + 1.0
+    uneven = torch.linspace(0.0, 1.0, 4001, dtype=torch.float64) ** 2
+    angle = uneven[:, None] * omega
+    circles = radius[:, None] * torch.stack([angle.cos(), angle.sin()], dim=-1)  # (T, N, 2)
+    return [(lines, times), (circles, uneven)]
+
+
+def _kinetic_oracle(paths: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+    """The exact :math:`\\frac1N\\sum_i\\int_0^1\\|\\dot z_i\\|^2 dt` of `_kinetic_oracle_inputs`'
+    paths, from their closed forms: a line moves at its constant velocity; a circle of radius
+    :math:`r` at angular speed :math:`\\omega` has speed :math:`r\\omega`."""
+    duration = times[-1] - times[0]
+    steps = paths[1:] - paths[:-1]
+    is_line = torch.allclose(steps[0], steps[-1] * (times[1] - times[0]) / (times[-1] - times[-2]))
+    if is_line:
+        speed_squared = (steps[0] / (times[1] - times[0])).pow(2).sum(dim=-1)
+    else:
+        radius = paths[0].norm(dim=-1)
+        omega = torch.atan2(paths[-1, :, 1], paths[-1, :, 0]) % (2 * math.pi) / duration
+        speed_squared = (radius * omega) ** 2
+    return (speed_squared * duration).mean()
+
+
+def check_kinetic_energy(kinetic_energy: Any, name: str = "kinetic_energy") -> bool:
+    r"""Notebook 11, exercise 2: ``kinetic_energy(paths, times)``, the mean over particles of
+    :math:`\int \|\dot z(t)\|^2 dt` from paths ``(T, N, 2)`` sampled at ``times``.
+
+    Checked on straight lines and on circles (on an uneven time grid) against their closed-form
+    kinetic energies; the path length and the sum of squared steps without the division by the
+    time step are named.
+    """
+    hints = (
+        "on each interval the velocity is about Δz / Δt; integrate its square over time.",
+        "sum ‖Δz‖² / Δt over the intervals, then average over particles.",
+    )
+
+    def path_length(paths: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+        return (paths[1:] - paths[:-1]).norm(dim=-1).sum(dim=0).mean()
+
+    def no_division(paths: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+        return (paths[1:] - paths[:-1]).pow(2).sum(dim=-1).sum(dim=0).mean()
+
+    return check_function(
+        kinetic_energy,
+        _kinetic_oracle,
+        _kinetic_oracle_inputs(),
+        name,
+        atol=1e-6,
+        rtol=1e-3,
+        hint=hints,
+        mistakes={
+            "that is the path length ∫‖ż‖ dt; the kinetic energy integrates the *squared* "
+            "speed.": path_length,
+            "each squared step ‖Δz‖² needs dividing by its Δt: ‖Δz‖²/Δt ≈ ‖ż‖² Δt.": no_division,
+        },
+    )
+
+
+def _kl_with_leak(leaked: float) -> float:
+    """KL(p ‖ q) computed pixel by pixel for a picture p and the best q that puts the mass
+    ``leaked`` outside p's ink: q = (1 − leaked) p on the ink, the rest spread over empty pixels."""
+    import numpy as np
+
+    from .datasets import picture
+
+    weights = np.zeros((6, 8))
+    weights[1:5, 2:4] = np.arange(1.0, 9.0).reshape(4, 2)
+    p = picture.from_array(weights).masses
+    ink = p > 0
+    q = np.where(ink, (1 - leaked) * p, leaked / (~ink).sum())
+    return float((p[ink] * np.log(p[ink] / q[ink])).sum())
+
+
+def check_kl_floor(kl_floor: Any, name: str = "kl_floor") -> bool:
+    r"""Notebook 11, exercise 3: ``kl_floor(leaked)``, the smallest KL gap of a model that puts
+    the fraction ``leaked`` of its mass between the letters.
+
+    The reference builds that best model on a small picture and sums :math:`p \log(p/q)` over
+    its pixels; first-order and sign slips are named.
+    """
+    inputs = [(leaked,) for leaked in (0.01, 0.05, 0.2, 0.5)]
+    hints = (
+        "the best such model copies p on the letters, scaled down so that the leak fits.",
+        "q = (1 − leaked) p on the letters: p log(p / q) summed over the letters.",
+    )
+    return check_function(
+        kl_floor,
+        _kl_with_leak,
+        inputs,
+        name,
+        atol=1e-9,
+        rtol=1e-6,
+        hint=hints,
+        mistakes={
+            "the sign is flipped: a KL divergence is never negative.": lambda e: math.log(1 - e),
+            "that is the first-order term only; the exact floor grows faster as the leak "
+            "grows.": lambda e: e,
+            "that is −log(leaked): the floor is set by the mass that stays on the letters.": (
+                lambda e: -math.log(e)
+            ),
+        },
     )

@@ -21,6 +21,7 @@ MAKERS: dict[str, str] = {
     "flow_matching": "python scripts/train_flow_matching.py --only {name} --couplings independent",
     "ot_flow_matching": "python scripts/train_flow_matching.py --only {name} --couplings ot",
     "baselines": "python scripts/train_baselines.py",
+    "picture": "python scripts/train_picture.py",
 }
 
 
