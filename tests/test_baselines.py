@@ -1,6 +1,7 @@
 """The discrete baselines: exact log-determinants, invertibility, normalised densities."""
 
 import json
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -18,9 +19,13 @@ from ffjord_edu.models.baselines import (
 from ffjord_edu.pretrained import pretrained_root
 
 
-def randomised(flow: torch.nn.Module) -> torch.nn.Module:
-    """A visibly non-trivial map, not the identity of a fresh coupling flow."""
+def randomised(make: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+    """``make()``, seeded, made a visibly non-trivial map (not a fresh coupling flow's identity).
+
+    Built inside the test, not at collection, so no other test's random draws change it.
+    """
     torch.manual_seed(0)
+    flow = make()
     with torch.no_grad():
         for parameter in flow.parameters():
             parameter.add_(0.5 * torch.randn_like(parameter))
@@ -28,7 +33,13 @@ def randomised(flow: torch.nn.Module) -> torch.nn.Module:
 
 
 @pytest.mark.parametrize(
-    "flow", [CouplingFlow(2, 4, (16,)), CouplingFlow(5, 3, (8, 8)), PlanarFlow(2, 6)]
+    "flow",
+    [
+        lambda: CouplingFlow(2, 4, (16,)),
+        lambda: CouplingFlow(5, 3, (8, 8)),
+        lambda: PlanarFlow(2, 6),
+    ],
+    ids=["coupling-2d", "coupling-5d", "planar"],
 )
 def test_log_det_is_the_autograd_jacobian(flow):
     flow = randomised(flow)
@@ -41,13 +52,17 @@ def test_log_det_is_the_autograd_jacobian(flow):
 
 
 def test_coupling_flow_inverts_and_samples():
-    flow = randomised(CouplingFlow(2, 6, (16, 16)))
+    flow = randomised(lambda: CouplingFlow(2, 6, (16, 16)))
     x = torch.randn(8, 2, dtype=torch.float64)
     assert torch.allclose(flow.inverse(flow(x)[0]), x, atol=1e-10)
     assert flow.sample(5, generator=torch.Generator().manual_seed(1)).shape == (5, 2)
 
 
-@pytest.mark.parametrize("flow", [CouplingFlow(2, 4, (16,)), PlanarFlow(2, 8)])
+@pytest.mark.parametrize(
+    "flow",
+    [lambda: CouplingFlow(2, 4, (16,)), lambda: PlanarFlow(2, 8)],
+    ids=["coupling", "planar"],
+)
 def test_densities_integrate_to_one(flow):
     flow = randomised(flow)
     grid = torch.linspace(-12, 12, 801, dtype=torch.float64)
