@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -229,6 +230,7 @@ def _train(
         "best_iteration": 0,
         "stale": 0,
         "stopped_early": False,
+        "first_loss": None,  # the loss of the first step, to recognise a loss that runs away
     }
     if resume:
         saved = read_checkpoint(checkpoint_path)
@@ -289,10 +291,13 @@ def _train(
         state["nfe_backward"] += model.nfe["backward"]
         state["iteration"] = iteration + 1
         window_loss, window_steps = window_loss + loss_value, window_steps + 1
+        if state.get("first_loss") is None:
+            state["first_loss"] = loss_value
         record = {"loss": loss_value, **parts, "nfe_forward": nfe_forward}
         bar.set_postfix(loss=f"{loss_value:.3f}", nfe=nfe_forward)
         done = iteration + 1 == config.iters
         if (iteration + 1) % config.eval_every == 0 or done:
+            _warn_if_the_loss_ran_away(state, window_loss / window_steps, config)
             model.eval()
             try:
                 record.update(evaluate(model))
@@ -337,6 +342,28 @@ def _train(
     if main_process:
         _write_metrics(out, metrics)
     return metrics
+
+
+# A loss this far above the first step's (nats, or bits/dim for images) means training has run
+# away, even while every number stays finite: an untrained flow already does better.
+LOSS_RISE_LIMIT = 10.0
+
+
+def _warn_if_the_loss_ran_away(state: dict[str, Any], loss: float, config: TrainConfig) -> None:
+    """Warn once per run when the mean training loss since the last evaluation exceeds the first
+    step's loss by more than `LOSS_RISE_LIMIT`: finite, so no `NonFiniteLossError`, but wrong."""
+    first = state.get("first_loss")
+    if first is None or state.get("warned_loss_rise") or loss <= first + LOSS_RISE_LIMIT:
+        return
+    state["warned_loss_rise"] = True
+    warnings.warn(
+        f"training has run away: the loss rose from {first:.4g} at the first step to {loss:.4g} "
+        f"by iteration {state['iteration']}, worse than the untrained model. The learning rate "
+        f"({config.lr:g}) is probably too high: lower it (e.g. --lr {config.lr / 10:g}) and "
+        "train again.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 def _write_metrics(out: Path, metrics: dict[str, Any]) -> None:

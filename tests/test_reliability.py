@@ -495,6 +495,22 @@ def test_a_solver_underflow_becomes_a_non_finite_loss_error(tmp_path):
     assert "step size underflowed at iteration 7" in message
 
 
+def test_a_finite_runaway_loss_is_named_with_the_fix(tmp_path):
+    """lr 10: every number stays finite (the issue's run ended at test NLL 226), but the loss runs
+    away from where it started; the warning names the learning rate and a smaller one."""
+    torch.manual_seed(0)
+    config = small_config(iters=20, batch_size=64, lr=10.0, eval_every=10, checkpoint_every=10)
+    options = {"hidden": (32, 32), "method": "rk4", "step_size": 0.25}
+    with pytest.warns(RuntimeWarning, match=r"run away: the loss rose .* --lr 1\b"):
+        _, metrics = train_toy("8gaussians", config, tmp_path, options, eval_samples=200)
+    assert math.isfinite(metrics["train_loss"])  # nothing non-finite: no NonFiniteLossError
+
+
+def test_an_ordinary_run_gives_no_runaway_warning(tmp_path, recwarn):
+    train_toy("8gaussians", small_config(), tmp_path, SMALL, eval_samples=200)
+    assert not [w for w in recwarn if "run away" in str(w.message)]
+
+
 @pytest.mark.parametrize("backend", ["torchdiffeq", "edu"])
 def test_a_blow_up_underflows_with_a_named_error(backend):
     # y' = y², y(0) = 1 blows up at t = 1: the step size must shrink to nothing there.
