@@ -100,6 +100,12 @@ def student_env(dist, tmp_path_factory) -> dict:
     return {"home": home, "venv": venv, "python": str(python), "env": environment}
 
 
+def python_in(student_env: dict, code: str, *args: str) -> str:
+    """Run ``code`` with the fresh venv's Python, from its home folder (far from the checkout)."""
+    command = [student_env["python"], "-c", code, *args]
+    return run(command, cwd=student_env["home"], env=student_env["env"]).stdout
+
+
 def test_wheel_and_sdist_carry_every_course_file(dist):
     wheel = next(dist.glob("*.whl"))
     with zipfile.ZipFile(wheel) as archive:
@@ -122,10 +128,8 @@ def test_the_installed_package_comes_from_the_wheel_with_colab_widgets(student_e
         "import ffjord_edu, ipywidgets; from ffjord_edu.viz import player; "
         "print(ffjord_edu.__file__, ipywidgets.__version__, player.HAS_STACK)"
     )
-    result = run(
-        [student_env["python"], "-c", probe], cwd=student_env["home"], env=student_env["env"]
-    )
-    where, version, has_stack = result.stdout.split()
+    output = python_in(student_env, probe)
+    where, version, has_stack = output.split()
     assert where.startswith(str(student_env["venv"])) and not where.startswith(str(ROOT))
     assert (version, has_stack) == ("7.7.1", "False")
 
@@ -135,10 +139,8 @@ def test_load_pretrained_works_from_an_unrelated_folder(student_env):
         "import ffjord_edu, torch; flow = ffjord_edu.load_pretrained('toy/8gaussians'); "
         "x = torch.zeros(3, 2); print(flow.log_prob(x).shape, ffjord_edu.data_path('README.md'))"
     )
-    result = run(
-        [student_env["python"], "-c", probe], cwd=student_env["home"], env=student_env["env"]
-    )
-    shape, readme = result.stdout.rsplit(" ", 1)
+    output = python_in(student_env, probe)
+    shape, readme = output.rsplit(" ", 1)
     assert shape.strip() == "torch.Size([3])" and readme.startswith(str(student_env["venv"]))
 
 
@@ -154,10 +156,8 @@ def test_players_page_through_their_frames_on_ipywidgets_7(student_env):
         print("paged")
         """
     )
-    result = run(
-        [student_env["python"], "-c", probe], cwd=student_env["home"], env=student_env["env"]
-    )
-    assert result.stdout.strip() == "paged"
+    output = python_in(student_env, probe)
+    assert output.strip() == "paged"
 
 
 @pytest.fixture(scope="module")
@@ -207,9 +207,4 @@ def test_notebooks_read_their_data_from_the_wheel_and_fail_without_it(course_run
         print(len(sys.argv) - 1)
         """
     )
-    result = run(
-        [student_env["python"], "-c", probe, *sorted(opened)],
-        cwd=student_env["home"],
-        env=student_env["env"],
-    )
-    assert int(result.stdout) == len(opened)
+    assert int(python_in(student_env, probe, *sorted(opened))) == len(opened)
