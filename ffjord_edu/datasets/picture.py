@@ -25,8 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from torch import Tensor
 
 __all__ = [
@@ -206,6 +204,10 @@ def from_text(
         raise ValueError("the text is empty; type a word (a few letters read best)")
     if "\n" in text or len(text) > 24:
         raise ValueError(f"give one line of at most 24 characters, got {len(text)}")
+    # matplotlib only here: importing ffjord_edu (the CLI, a training run) should not pay for it
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     dpi = 100
     font_points = height / 0.73 * 72 / dpi  # a capital letter is about 0.73 of the font size
     figure = Figure(figsize=(0.8 * height * (len(text) + 2) / dpi, 2.0 * height / dpi), dpi=dpi)
