@@ -67,6 +67,7 @@ __all__ = [
     "check_logit_normal",
     "check_planar_log_det",
     "check_predicted_spread",
+    "check_prediction",
     "check_probe_fixed",
     "check_probes_needed",
     "check_rademacher_probe",
@@ -585,6 +586,52 @@ def check_true(condition: Any, right: str, wrong: str) -> bool:
     if _not_attempted(condition):
         return _verdict(False, _not_solved("the answer", "it is still `...`; replace it"))
     return _verdict(bool(condition), f"✅ {right}" if condition else f"❌ {wrong}")
+
+
+def check_prediction(
+    predicted: Any, choices: Mapping[str, str], outcome: str, name: str = "prediction"
+) -> bool:
+    """Reveal the answer to a "predict before you run" question, once the student has committed.
+
+    The question's markdown cell lists ``choices`` (a letter each); the student stores one letter
+    in a variable before the experiment runs; the experiment computes which choice happened
+    (``outcome``, derived from what it measured, never typed in); this check then shows the truth.
+    Until the student commits (the variable is still ``...``) it shows nothing but a reminder.
+
+    Args:
+        predicted: the student's letter, e.g. ``"b"`` (case and surrounding spaces are ignored).
+        choices: letter -> the statement it stands for, e.g. ``{"a": "the variance doubles"}``.
+        outcome: the letter of the choice the run measured.
+        name: the variable's name, for the messages.
+
+    Raises:
+        ValueError: ``outcome`` is not one of ``choices`` (the notebook's experiment is broken).
+
+    Example:
+        >>> check_prediction("a", {"a": "it halves", "b": "it doubles"}, outcome="a")
+        ✅ prediction: you predicted (a) it halves, and the run agrees.
+        True
+    """
+    letters = ", ".join(f'"{letter}"' for letter in choices)
+    if outcome not in choices:
+        raise ValueError(f"outcome {outcome!r} is not one of the choices {letters}")
+    if _not_attempted(predicted):
+        return _verdict(
+            False,
+            f"✋ {name}: commit to a prediction first: set it to one of {letters}, then run the "
+            "experiment and this cell again. The answer is shown only after you commit.",
+        )
+    letter = str(predicted).strip().lower()
+    if letter not in choices:
+        return _verdict(False, f"❌ {name} is {predicted!r}: choose one of {letters}.")
+    truth = f"({outcome}) {choices[outcome]}"
+    if letter == outcome:
+        return _verdict(True, f"✅ {name}: you predicted {truth}, and the run agrees.")
+    return _verdict(
+        False,
+        f"❌ {name}: you predicted ({letter}) {choices[letter]}, but the run shows {truth}. "
+        "Before reading on, find the step of your reasoning that broke.",
+    )
 
 
 # ---------------------------------------------------------------------------------------------

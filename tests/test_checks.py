@@ -19,6 +19,7 @@ from ffjord_edu.checks import (
     check_doubling_time,
     check_function,
     check_log_density,
+    check_prediction,
     check_probe_fixed,
     check_probes_needed,
     check_rademacher_probe,
@@ -566,3 +567,28 @@ def test_bottleneck_variance_check_accepts_the_formula_and_names_plain_hutchinso
     assert check_bottleneck_variance(right, J_h, J_g)
     assert not check_bottleneck_variance(plain_hutchinson, J_h, J_g)
     assert "plain Hutchinson" in capsys.readouterr().out
+
+
+PREDICTION_CHOICES = {"a": "the spread halves", "b": "the spread stays", "c": "it doubles"}
+
+
+@pytest.mark.parametrize(
+    ("predicted", "ok", "message"),
+    [
+        (..., False, '✋ guess: commit to a prediction first: set it to one of "a", "b", "c"'),
+        (" B ", True, "✅ guess: you predicted (b) the spread stays, and the run agrees."),
+        ("a", False, "❌ guess: you predicted (a) the spread halves, but the run shows (b)"),
+        ("d", False, '❌ guess is \'d\': choose one of "a", "b", "c".'),
+    ],
+)
+def test_check_prediction_reveals_only_after_a_commitment(predicted, ok, message, capsys):
+    assert check_prediction(predicted, PREDICTION_CHOICES, outcome="b", name="guess") is ok
+    printed = capsys.readouterr().out
+    assert printed.startswith(message)
+    if predicted is ...:
+        assert "stays" not in printed  # the truth waits for the commitment
+
+
+def test_check_prediction_refuses_an_outcome_that_is_no_choice():
+    with pytest.raises(ValueError, match="outcome 'z' is not one of the choices"):
+        check_prediction("a", PREDICTION_CHOICES, outcome="z")
