@@ -1,0 +1,1 @@
+"""Course plumbing: what the notebooks need around the lesson, not the lesson itself."""
