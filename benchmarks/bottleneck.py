@@ -44,7 +44,8 @@ from machine import environment
 
 from ffjord_edu.cnf import CNF
 from ffjord_edu.datasets import images
-from ffjord_edu.runtime import seed_everything
+from ffjord_edu.models.pixels import bits_per_dim, logit_transform
+from ffjord_edu.training.runtime import seed_everything
 
 HIDDEN = (128, 8, 128)
 ALPHA = 0.05
@@ -55,25 +56,25 @@ ESTIMATORS = ("hutchinson", "bottleneck")
 def to_logit(pixels: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Dequantise 8x8 digits, flatten to 64 values and apply the logit transform: (w, log-det)."""
     y = images.dequantize(pixels, 17, generator=generator).reshape(len(pixels), -1)
-    return images.logit_transform(y, ALPHA)
+    return logit_transform(y, ALPHA)
 
 
-def bits_per_dim(flow: CNF, w: torch.Tensor, log_det: torch.Tensor) -> float:
+def flow_bits_per_dim(flow: CNF, w: torch.Tensor, log_det: torch.Tensor) -> float:
     """Bits/dim of the dequantised pixels: log p(y) = log p(w) + log|det dw/dy|."""
-    return float(images.bits_per_dim(flow.log_prob(w) + log_det, 64, 17).mean())
+    return float(bits_per_dim(flow.log_prob(w) + log_det, 64, 17).mean())
 
 
 def validation_bits(flow: CNF, data: images.ImageData) -> float:
     w, log_det = to_logit(data.validation, torch.Generator().manual_seed(EVAL_SEED))
     with torch.no_grad(), flow.using(trace="exact", atol=1e-5, rtol=1e-5):
-        return bits_per_dim(flow, w, log_det)
+        return flow_bits_per_dim(flow, w, log_det)
 
 
 def loss_spread(flow: CNF, w: torch.Tensor, log_det: torch.Tensor, draws: int) -> float:
     """Standard deviation of the training-loss estimate on one batch over ``draws`` probes."""
     torch.manual_seed(12345)
     with torch.no_grad():
-        values = [bits_per_dim(flow, w, log_det) for _ in range(draws)]
+        values = [flow_bits_per_dim(flow, w, log_det) for _ in range(draws)]
     return statistics.stdev(values)
 
 

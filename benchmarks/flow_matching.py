@@ -1,15 +1,15 @@
 """Maximum likelihood (FFJORD) vs flow matching on the same network and density, side by side.
 
 Three objectives train the same `CNF` (3 hidden layers of 64, concat-squash, tanh) on
-8gaussians through the shared loop `ffjord_edu.train.train`, with the batches and seeds of
-`ffjord_edu.train.train_toy`:
+8gaussians through the shared loop `ffjord_edu.training.train`, with the batches and seeds of
+`ffjord_edu.training.train_toy`:
 
-- ``mle``: the recipe of the shipped model (`ffjord_edu.recipes.toy_recipe`: fixed-step RK4
+- ``mle``: the recipe of the shipped model (`ffjord_edu.training.recipes.toy_recipe`: fixed-step RK4
   with 4 steps, exact trace, Adam at 5e-3 with a cosine schedule) shortened to 600 iterations,
   the cosine decaying over those 600 (the shipped model's 1500-iteration run was within 0.003
   nats of its final test NLL at iteration 600; `benchmarks/toy_train.py` races the same recipe);
 - ``fm`` / ``ot-fm``: conditional flow matching with independent or mini-batch OT coupling
-  (`ffjord_edu.recipes.flow_matching_toy_recipe`): Adam at 2e-3 with a cosine schedule, 5000
+  (`ffjord_edu.training.recipes.flow_matching_toy_recipe`): Adam at 2e-3 with a cosine schedule, 5000
   iterations. No ODE is solved in training.
 
 The three runs go at the same time, one process each (one torch thread each), so a busy
@@ -17,14 +17,14 @@ stretch of the shared machine hits all of them alike. Time is taken from inside 
 per-step callback, as wall seconds and as the process's CPU seconds (``time.thread_time`` of the
 training thread); evaluations never count as training. The test NLL is measured on
 10,000 samples (seed 2147483647) with the exact trace and dopri5 at atol = rtol = 1e-5
-(`ffjord_edu.train.evaluate_nll`), at the iterations of `eval_iterations`.
+(`ffjord_edu.training.evaluate_nll`), at the iterations of `eval_iterations`.
 
 After training, each model is measured as a sampler, from 1,000 fixed base samples:
 - reference: dopri5 at atol = rtol = 1e-7;
 - error of fixed-step Euler and RK4 with n steps: mean distance to the reference; the NFE
   needed to get within ``ERROR_TARGETS`` of it;
 - dopri5's NFE at atol = rtol = 1e-5 (sampling direction, no divergence);
-- straightness: the mean excess path length (`ffjord_edu.flow_matching.excess_path_length`,
+- straightness: the mean excess path length (`ffjord_edu.models.flow_matching.excess_path_length`,
   0 for straight lines) of the dopri5 (1e-5) trajectory at 101 times, and Liu et al.'s
   :math:`\\int_0^1 E\\|v(t, z_t) - (z_1 - z_0)\\|^2 dt` along the model's own paths.
 
@@ -58,17 +58,17 @@ from machine import cpu_name
 
 from ffjord_edu.cnf import CNF
 from ffjord_edu.datasets import toy
-from ffjord_edu.flow_matching import (
+from ffjord_edu.models.flow_matching import (
     OBJECTIVES as OBJECTIVE_COUPLINGS,
 )
-from ffjord_edu.flow_matching import (
+from ffjord_edu.models.flow_matching import (
     excess_path_length,
     straightness_gap,
     trajectory_velocities,
 )
-from ffjord_edu.recipes import Recipe, flow_matching_toy_recipe, shortened, toy_recipe
-from ffjord_edu.runtime import seed_everything
-from ffjord_edu.train import TrainConfig, evaluate_nll, train
+from ffjord_edu.training import TrainConfig, evaluate_nll, train
+from ffjord_edu.training.recipes import Recipe, flow_matching_toy_recipe, shortened, toy_recipe
+from ffjord_edu.training.runtime import seed_everything
 
 DATA = "8gaussians"
 OBJECTIVES = ("mle", "fm", "ot-fm")

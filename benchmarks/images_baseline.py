@@ -34,25 +34,27 @@ import torch
 import zuko
 
 from ffjord_edu.datasets import images
-from ffjord_edu.image_training import EVAL_SEED, image_recipe
+from ffjord_edu.models.pixels import bits_per_dim, logit_transform
+from ffjord_edu.training import EVAL_SEED
+from ffjord_edu.training.recipes import image_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 LEVELS, DIM = 17, 64
 
 
-def bits_per_dim(flow: zuko.flows.Flow, y: torch.Tensor, alpha: float) -> torch.Tensor:
+def baseline_bits_per_dim(flow: zuko.flows.Flow, y: torch.Tensor, alpha: float) -> torch.Tensor:
     """The baseline's bits/dim of dequantised images ``y``, logit log-det included."""
-    w, log_det = images.logit_transform(y, alpha)
+    w, log_det = logit_transform(y, alpha)
     log_prob = flow().log_prob(w.flatten(1)) + log_det
-    return images.bits_per_dim(log_prob, DIM, LEVELS)
+    return bits_per_dim(log_prob, DIM, LEVELS)
 
 
 @torch.no_grad()
 def evaluate(flow: zuko.flows.Flow, pixels: torch.Tensor, alpha: float) -> float:
-    """Mean bits/dim with the noise `ffjord_edu.image_training.evaluate_bits_per_dim` uses."""
+    """Mean bits/dim with the noise `ffjord_edu.training.evaluate_bits_per_dim` uses."""
     generator = torch.Generator().manual_seed(EVAL_SEED)
     values = [
-        bits_per_dim(flow, images.dequantize(part, LEVELS, generator), alpha)
+        baseline_bits_per_dim(flow, images.dequantize(part, LEVELS, generator), alpha)
         for part in pixels.split(500)
     ]
     return float(torch.cat(values).mean())
@@ -78,7 +80,7 @@ def train_baseline(arguments: argparse.Namespace) -> dict:
         rows = torch.randint(len(data.train), (batch_size,), generator=generator)
         started = time.perf_counter()
         y = images.dequantize(data.train[rows], LEVELS, generator)
-        loss = bits_per_dim(flow, y, alpha).mean()
+        loss = baseline_bits_per_dim(flow, y, alpha).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -39,7 +39,7 @@ from machine import environment
 
 from ffjord_edu.cnf import CNF
 from ffjord_edu.datasets import toy
-from ffjord_edu.runtime import seed_everything
+from ffjord_edu.training.runtime import seed_everything
 
 DIMS = (2, 4, 8, 16, 32, 64)
 TEST_SEED = 2_147_483_647

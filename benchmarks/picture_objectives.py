@@ -4,7 +4,7 @@
     python benchmarks/picture_objectives.py --cpu-seconds 10 --out /tmp/x.json   # a smoke run
 
 Each objective (flow matching; maximum likelihood as in FFJORD, RK4 with 8 steps) trains the
-playground's flow (`ffjord_edu.picture_training`, seed 0, one thread, the recipe's cosine
+playground's flow (`ffjord_edu.training.picture`, seed 0, one thread, the recipe's cosine
 schedule stretched over the iterations that fit) for the same CPU-time budget, measured with
 `time.thread_time` so that other jobs on a shared machine do not shrink it; at each checkpoint
 the test NLL on 5,000 fresh samples of the word (dopri5, exact trace) gives the KL gap against
@@ -24,14 +24,14 @@ import torch
 from machine import environment
 
 from ffjord_edu.datasets import picture
-from ffjord_edu.picture_training import (
+from ffjord_edu.training.picture import (
     PictureTrainer,
     evaluate_picture,
     picture_model,
     picture_recipe,
     sampling_nfe,
 )
-from ffjord_edu.runtime import seed_everything
+from ffjord_edu.training.runtime import seed_everything
 
 RESULTS = Path(__file__).resolve().parent / "results" / "picture_objectives.json"
 OBJECTIVES = ("flow matching", "maximum likelihood")

@@ -5,19 +5,19 @@ norm integrated along each path, weighted by λ_K and λ_J (`CNF(..., kinetic=λ
 This benchmark trains one unregularised flow and one regularised flow per weight pair on one toy
 density, with everything else identical: the network (3 hidden layers of 64, concat-squash,
 tanh), the initialisation (``torch.manual_seed(seed)``), the training batches (those of
-`ffjord_edu.train.train_toy`, 512 samples per step), Adam with the same cosine learning-rate
+`ffjord_edu.training.train_toy`, 512 samples per step), Adam with the same cosine learning-rate
 schedule and the same number of iterations. Two protocols (``--protocol``):
 
 - ``adaptive`` (default): the paper's adaptive setting, dopri5 with the exact trace (atol = rtol
   = ``--train-tol``), 1,000 iterations from lr 3e-3, so that the solver's step count is free to
   grow with the stiffness of the learned dynamics;
-- ``recipe``: the recipe of the shipped pretrained model, `ffjord_edu.recipes.toy_recipe`
+- ``recipe``: the recipe of the shipped pretrained model, `ffjord_edu.training.recipes.toy_recipe`
   (fixed-step RK4, its iterations and lr: 5,000 and 5e-3 on the checkerboard), as RNODE trained;
   its unregularised run is the shipped model.
 
 Measured for each trained flow, in eval mode and without gradients:
 
-- test NLL: `ffjord_edu.train.evaluate_nll` on 10,000 fresh samples (seed 2147483647, the
+- test NLL: `ffjord_edu.training.evaluate_nll` on 10,000 fresh samples (seed 2147483647, the
   package's test set), exact trace, dopri5 at atol = rtol = 1e-5, and the KL gap to the true
   entropy where it is known;
 - NFE per solve: ``model.nfe["forward"]`` after each `CNF.log_prob` solve of that same
@@ -58,9 +58,9 @@ from machine import environment
 
 from ffjord_edu.cnf import CNF
 from ffjord_edu.datasets import toy
-from ffjord_edu.recipes import toy_recipe
-from ffjord_edu.runtime import seed_everything
-from ffjord_edu.train import TrainConfig, evaluate_nll, train_toy
+from ffjord_edu.training import TrainConfig, evaluate_nll, train_toy
+from ffjord_edu.training.recipes import toy_recipe
+from ffjord_edu.training.runtime import seed_everything
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_SEED = 2_147_483_647
@@ -212,7 +212,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         choices=("adaptive", "recipe"),
         default="adaptive",
         help="adaptive: dopri5 at --train-tol in training, 1,000 iterations at lr 3e-3; recipe: "
-        "the pretrained model's recipe (ffjord_edu.recipes.toy_recipe: fixed-step RK4, its "
+        "the pretrained model's recipe (ffjord_edu.training.recipes.toy_recipe: fixed-step RK4, its "
         "iterations and lr), as in RNODE's experiments",
     )
     parser.add_argument("--iters", type=int, default=None, help="training iterations of each")

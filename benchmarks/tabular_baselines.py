@@ -7,7 +7,7 @@ are touched once per trained model, after training, for the reported negative lo
 
 - **Gaussian**: a full-covariance normal fitted by maximum likelihood in closed form (the
   training mean and the training covariance with divisor n), in float64. Deterministic.
-- **CNF**: `ffjord_edu.train.train_tabular` with `tabular_recipe("breast_cancer", 6, "laptop")`
+- **CNF**: `ffjord_edu.training.train_tabular` with `tabular_recipe("breast_cancer", 6, "laptop")`
   changed in four places (``CNF_CONFIG``, ``CNF_MODEL``): ELU instead of tanh, Hutchinson's
   trace in training, Adam's learning rate 1e-3 instead of 3e-3, the validation NLL evaluated
   every 25 iterations instead of 100 (so patience 8 means 200 iterations without a better
@@ -57,10 +57,10 @@ from torch import Tensor, nn
 
 from ffjord_edu.cnf import CNF, standard_normal_log_prob
 from ffjord_edu.datasets import tabular
-from ffjord_edu.recipes import tabular_recipe
 from ffjord_edu.resources import data_root
-from ffjord_edu.runtime import seed_everything
-from ffjord_edu.train import TrainConfig, train_tabular
+from ffjord_edu.training import TrainConfig, train_tabular
+from ffjord_edu.training.recipes import tabular_recipe
+from ffjord_edu.training.runtime import seed_everything
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = "breast_cancer"

@@ -3,7 +3,7 @@
 Both libraries train in the same process, one after the other in short alternating blocks, so
 that a slow or noisy stretch of the (shared) machine hits both alike. Both see the same
 training batches (``toy.sample("8gaussians", 512, seed=...)``, the seeds of
-`ffjord_edu.train.train_toy`), start from ``torch.manual_seed(seed)`` and are scored on the same
+`ffjord_edu.training.train_toy`), start from ``torch.manual_seed(seed)`` and are scored on the same
 10,000 test samples, always with the exact trace and dopri5 at atol = rtol = 1e-5, in eval mode
 and without gradients. Only the optimiser step (zero_grad, loss, backward, Adam) is timed:
 drawing batches and evaluating never count as training time. Every time is taken twice, as
@@ -59,7 +59,7 @@ from ffjord_edu.cnf import CNF, AugmentedDynamics
 from ffjord_edu.datasets import toy
 from ffjord_edu.nets import ODEnet
 from ffjord_edu.trace import exact_divergence
-from ffjord_edu.train import TrainConfig, evaluate_nll
+from ffjord_edu.training import TrainConfig, evaluate_nll
 
 DATA = "8gaussians"
 BATCH = 512
@@ -181,7 +181,7 @@ class Trainee:
 
 
 class Ours(Trainee):
-    """An `ffjord_edu.cnf.CNF`, scored with `ffjord_edu.train.evaluate_nll`."""
+    """An `ffjord_edu.cnf.CNF`, scored with `ffjord_edu.training.evaluate_nll`."""
 
     def __init__(self, name: str, model: CNF, schedule: Callable[[int], float]) -> None:
         super().__init__(name, model, model.blocks[0].net, schedule)

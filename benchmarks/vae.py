@@ -39,8 +39,9 @@ import torch
 
 from ffjord_edu import load_pretrained
 from ffjord_edu.datasets import images
-from ffjord_edu.models.vae import EVALUATE, binary_vectors
-from ffjord_edu.pretrained import pretrained_root
+from ffjord_edu.datasets.images import binary_vectors
+from ffjord_edu.loading import pretrained_root
+from ffjord_edu.models.vae import EVALUATE
 
 POSTERIORS = ("gaussian", "planar", "ffjord")
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,13 +1,11 @@
 """ffjord_edu: FFJORD continuous normalizing flows, built to be read and taught."""
 
-from .checkpoint import load
 from .cnf import CNF
-from .pretrained import load_pretrained
+from .course.source import show_source
+from .loading import load, load_pretrained
 from .resources import data_path
-from .runtime import device, fast_mode, seed_everything
 from .solvers import odeint
-from .source import show_source
-from .train import TrainConfig, train, train_toy
+from .training import TrainConfig, device, fast_mode, seed_everything, train, train_toy
 
 __all__ = [
     "CNF",

@@ -16,14 +16,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from . import distributed
-from .checkpoint import DamagedCheckpoint, RunFolderBusy
-from .datasets import tabular, toy
-from .flow_matching import OBJECTIVES
-from .recipes import tabular_recipe
+from .datasets import images, tabular, toy
+from .models.conv_nets import CONV_LAYERS
+from .models.flow_matching import OBJECTIVES
+from .models.posteriors import POSTERIORS
 from .solvers import METHODS, StepBudgetExceeded, StepSizeUnderflow
 from .trace import ESTIMATORS, NOISES
-from .train import NonFiniteLossError, TrainConfig, train_tabular, train_toy
+from .training import NonFiniteLossError, TrainConfig, distributed, train_tabular, train_toy
+from .training.checkpoints import DamagedCheckpoint, RunFolderBusy
+from .training.loop import SCHEDULES
+from .training.recipes import IMAGE_PRESETS, TABULAR_PRESETS, VAE_DATA, tabular_recipe
 
 __all__ = ["main", "parser", "program_name"]
 
@@ -128,7 +130,7 @@ def _add_common(command: argparse.ArgumentParser, defaults: bool) -> None:
     )
     command.add_argument(
         "--schedule",
-        choices=("constant", "cosine"),
+        choices=SCHEDULES,
         default=default("constant"),
         help="learning-rate schedule: constant, or cosine decay to 0 at --iters" + preset,
     )
@@ -263,7 +265,7 @@ def _add_train(commands: Any) -> None:
     )
     tabular_parser.add_argument(
         "--preset",
-        choices=("laptop", "paper"),
+        choices=TABULAR_PRESETS,
         default="laptop",
         help="settings: a small CPU recipe, or FFJORD's published ones",
     )
@@ -272,7 +274,7 @@ def _add_train(commands: Any) -> None:
         "images", "a multiscale CNF on digits (embedded), MNIST or CIFAR-10, in bits/dim"
     )
     images_parser.add_argument(
-        "--data", choices=("digits", "mnist", "cifar10"), default="digits", help="which images"
+        "--data", choices=images.NAMES, default="digits", help="which images"
     )
     images_parser.add_argument(
         "--root",
@@ -281,7 +283,7 @@ def _add_train(commands: Any) -> None:
     )
     images_parser.add_argument(
         "--preset",
-        choices=("digits", "mnist", "cifar10"),
+        choices=tuple(IMAGE_PRESETS),
         default=None,
         help="model and training settings (default: the one named like --data)",
     )
@@ -293,7 +295,7 @@ def _add_train(commands: Any) -> None:
     )
     images_parser.add_argument(
         "--layer",
-        choices=("concatsquash", "concat", "ignore"),
+        choices=tuple(CONV_LAYERS),
         help="how the convolutions see time (default: the preset's)",
     )
     images_parser.add_argument(
@@ -309,12 +311,10 @@ def _add_train(commands: Any) -> None:
     vae_parser.add_argument(
         "--posterior",
         required=True,
-        choices=("gaussian", "planar", "ffjord"),
+        choices=tuple(POSTERIORS),
         help="the approximate posterior q(z|x) (required)",
     )
-    vae_parser.add_argument(
-        "--data", choices=("digits", "mnist"), default="digits", help="which images"
-    )
+    vae_parser.add_argument("--data", choices=VAE_DATA, default="digits", help="which images")
     vae_parser.add_argument(
         "--root",
         default=None,
@@ -481,7 +481,7 @@ def _train(args: argparse.Namespace) -> int:
 def _write_notebooks(args: argparse.Namespace) -> int:
     """``notebooks DIR``: the lessons, from the installed package, into ``DIR`` (a clash with
     notebooks already there is a user error: one line, exit 1)."""
-    from .course_files import write_course
+    from .course.files import write_course
 
     written = write_course(args.dir, student=args.student, overwrite=args.force)
     edition = "student" if args.student else "full"
@@ -491,9 +491,10 @@ def _write_notebooks(args: argparse.Namespace) -> int:
 
 
 def _train_vae(args: argparse.Namespace) -> dict[str, Any]:
-    """``train vae``: the recipe of `ffjord_edu.models.vae.vae_recipe`, then the test bounds."""
-    from .datasets import images
-    from .models.vae import binary_vectors, evaluate_vae, train_vae, vae_recipe
+    """``train vae``: the recipe of `ffjord_edu.training.recipes.vae_recipe`, then the test bounds."""
+    from .models.vae import evaluate_vae
+    from .training import train_vae
+    from .training.recipes import vae_recipe
 
     unsupported = [
         f"--{n}" for n in ("adjoint", "blocks", "kinetic", "jacobian") if _chosen(args, [n])
@@ -501,26 +502,27 @@ def _train_vae(args: argparse.Namespace) -> dict[str, Any]:
     if unsupported:
         raise ValueError(f"train vae does not take {', '.join(unsupported)}")
     data = images.load(args.data, args.root)
-    recipe, model_options = vae_recipe(args.posterior, args.data)
+    recipe = vae_recipe(args.posterior, args.data)
+    model_options = dict(recipe.model)
     overrides = _chosen(args, ("iters", "batch_size", "lr", "schedule", "seed"))
     if args.eval_every is not None:
         overrides.update(eval_every=args.eval_every, checkpoint_every=args.eval_every)
-    config = replace(recipe, **overrides)
+    config = replace(recipe.config, **overrides)
     names = ("hidden", "trace", "noise", "method", "step_size", "atol", "rtol")
     model_options.update(_chosen(args, (*names, "latent_dim", "flow_steps", "ode_hidden")))
     model, metrics = train_vae(
         data, config, args.out, model_options, args.resume, allow_changes=args.allow_changes
     )
     test = evaluate_vae(
-        model, binary_vectors(data.test, data.levels), iwae_samples=args.iwae_samples
+        model, images.binary_vectors(data.test, data.levels), iwae_samples=args.iwae_samples
     )
     return {**metrics, **{f"test_{name}": value for name, value in test.items()}}
 
 
 def _train_images(args: argparse.Namespace) -> dict[str, Any]:
-    """``train images``: a preset of `ffjord_edu.image_training` (the data's own by default)."""
-    from .datasets import images
-    from .image_training import image_recipe, train_images
+    """``train images``: a preset of `ffjord_edu.training.recipes` (the data's own by default)."""
+    from .training import train_images
+    from .training.recipes import image_recipe
 
     recipe = image_recipe(args.preset or args.data)
     data = images.load(args.data, args.root)

@@ -18,25 +18,21 @@ from __future__ import annotations
 
 import itertools
 import math
-import numbers
 import operator
-import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Self
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from .nets import ODEnet
-from .regularization import REGULARIZERS, jacobian_frobenius, kinetic_energy
-from .solvers import BACKENDS, METHODS, EvaluationCounter, odeint
+from .regularization import jacobian_frobenius, kinetic_energy
+from .settings import Settings, SolverSettings, as_batch, warn_if_not_finite
+from .solvers import EvaluationCounter, finite_number, odeint
 from .trace import (
-    ESTIMATORS,
-    NOISES,
     bottleneck_divergence,
     exact_divergence,
+    hutchinson_divergence,
     sample_probe,
     vector_jacobian_product,
 )
@@ -44,119 +40,17 @@ from .trace import (
 __all__ = [
     "CNF",
     "AugmentedDynamics",
-    "Settings",
-    "SolverSettings",
-    "check_batch",
+    "block_of",
+    "solve_density",
     "standard_normal_log_prob",
+    "time_span",
 ]
-
-
-@dataclass(frozen=True)
-class Settings:
-    """How a CNF integrates: the solver, its tolerances, the trace estimator, and the weights of
-    the kinetic and Jacobian-Frobenius penalties added to the training loss (0 = off).
-
-    Change them for a while with `CNF.using`, e.g. exact trace and tight tolerances to evaluate.
-    """
-
-    trace: str = "exact"
-    noise: str = "rademacher"
-    method: str = "dopri5"
-    atol: float = 1e-5
-    rtol: float = 1e-5
-    step_size: float | None = None
-    backend: str = "torchdiffeq"
-    adjoint: bool = False
-    max_steps: int = 10_000
-    kinetic: float = 0.0
-    jacobian: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name, value, valid in (
-            ("trace estimator", self.trace, ESTIMATORS),
-            ("probe noise", self.noise, NOISES),
-            ("ODE solver", self.method, METHODS),
-            ("backend", self.backend, BACKENDS),
-        ):
-            if value not in valid:
-                raise ValueError(f"unknown {name} '{value}'; choose one of: {', '.join(valid)}")
-        if not (_finite(self.atol) and _finite(self.rtol) and self.atol > 0 and self.rtol > 0):
-            raise ValueError(
-                f"tolerances must be positive and finite, got atol={self.atol}, "
-                f"rtol={self.rtol}; typical values are 1e-5 for evaluation and 1e-3 for training"
-            )
-        if self.step_size is not None and not (_finite(self.step_size) and self.step_size > 0):
-            raise ValueError(
-                f"step_size must be positive and finite (or None), got {self.step_size}"
-            )
-        if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int):
-            raise ValueError(f"max_steps must be a whole number, got {self.max_steps!r}")
-        if self.max_steps < 1:
-            raise ValueError(f"max_steps must be at least 1, got {self.max_steps}")
-        # NaN fails every comparison, so "< 0" alone would let it through as "off".
-        if not all(_finite(w) and w >= 0 for w in (self.kinetic, self.jacobian)):
-            raise ValueError(
-                f"regularisation weights must be >= 0 and finite (0 turns a penalty off), got "
-                f"kinetic={self.kinetic}, jacobian={self.jacobian}"
-            )
-
-    @property
-    def regularizers(self) -> tuple[str, ...]:
-        """The penalties with a positive weight, in `REGULARIZERS` order."""
-        return tuple(name for name in REGULARIZERS if getattr(self, name) > 0)
-
-    @property
-    def solver_options(self) -> dict[str, Any]:
-        """The keyword arguments of `odeint` that these settings fix."""
-        options = asdict(self)
-        for key in ("trace", "noise", *REGULARIZERS):
-            del options[key]
-        return options
-
-
-def _finite(value: Any) -> bool:
-    """Whether ``value`` is a finite real number (bools and strings are not)."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def standard_normal_log_prob(z: Tensor) -> Tensor:
     r""":math:`\log \mathcal{N}(z; 0, I) = -\tfrac12 \|z\|^2 - \tfrac{D}{2}\log 2\pi`, shape ``(B,)``."""
     z = z.reshape(z.shape[0], -1)
     return -0.5 * (z.pow(2).sum(dim=1) + z.shape[1] * math.log(2 * math.pi))
-
-
-def check_batch(x: Tensor, dim: int, name: str = "x") -> None:
-    """Raise a `ValueError` that names the problem when ``x`` is not a usable ``(B, dim)`` batch."""
-    if not isinstance(x, Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if x.ndim != 2 or x.shape[1] != dim:
-        raise ValueError(
-            f"{name} has shape {tuple(x.shape)}, but this CNF models {dim}-dimensional data: "
-            f"pass a batch of shape (batch, {dim})"
-        )
-    if x.shape[0] == 0:
-        raise ValueError(f"empty batch: {name} has no rows; pass at least one sample")
-    bad = ~torch.isfinite(x).all(dim=1)
-    if bool(bad.any()):
-        rows = bad.nonzero().flatten()[:5].tolist()
-        raise ValueError(
-            f"{name} contains NaN or infinite values in {int(bad.sum())} rows (first rows: {rows}); "
-            "remove or impute them first"
-        )
-
-
-def _warn_if_not_finite(values: Tensor, what: str) -> None:
-    """Warn, naming the rows, when a solve from finite inputs ended in NaN or inf."""
-    bad = ~torch.isfinite(values.detach()).reshape(values.shape[0], -1).all(dim=1)
-    if bool(bad.any()):
-        rows = bad.nonzero().flatten()[:5].tolist()
-        warnings.warn(
-            f"{what} is NaN or infinite for {int(bad.sum())} of {values.shape[0]} rows (first "
-            f"rows: {rows}): the ODE solve overflowed, usually because those inputs lie far "
-            "outside the range of the data the flow was trained on (standardise them first)",
-            RuntimeWarning,
-            stacklevel=3,
-        )
 
 
 class AugmentedDynamics(nn.Module):
@@ -212,7 +106,8 @@ class AugmentedDynamics(nn.Module):
                 h, dz = self.net.forward_with_bottleneck(t, z)
             else:
                 dz = self.net(t, z)
-            if self.probe is not None:
+            vjp = None
+            if self.probe is not None:  # shared by Hutchinson's estimate and the Jacobian penalty
                 vjp = vector_jacobian_product(dz, z, self.probe, self.create_graph)
             if self.trace == "exact":
                 divergence = exact_divergence(dz, z, self.create_graph)
@@ -221,7 +116,7 @@ class AugmentedDynamics(nn.Module):
                     self.hidden_probe = sample_probe(h, self.noise)
                 divergence = bottleneck_divergence(dz, h, z, self.hidden_probe, self.create_graph)
             else:
-                divergence = (vjp * self.probe).reshape(z.shape[0], -1).sum(dim=1)
+                divergence = hutchinson_divergence(dz, z, self.probe, self.create_graph, vjp)
         penalties = {
             "kinetic": lambda: kinetic_energy(dz),
             "jacobian": lambda: jacobian_frobenius(vjp),
@@ -232,35 +127,63 @@ class AugmentedDynamics(nn.Module):
         return derivatives
 
 
-class SolverSettings:
-    """What every model that solves ODEs with `Settings` shares: `nfe` and `using`.
+def time_span(start: float, end: float, like: Tensor) -> Tensor:
+    """The times ``[start, end]`` of one solve, as a tensor of ``like``'s dtype and device."""
+    return torch.tensor([start, end], dtype=like.dtype, device=like.device)
 
-    A mixin for `CNF`, `ffjord_edu.models.multiscale.MultiscaleCNF` and
-    `ffjord_edu.models.posteriors.FFJORDPosterior`; each sets ``self.settings`` (a `Settings`)
-    and ``self.counters`` (one `ffjord_edu.solvers.EvaluationCounter` per ODE block).
+
+def solve_density(
+    dynamics: AugmentedDynamics,
+    z: Tensor,
+    times: Tensor,
+    settings: Settings,
+    regularizers: tuple[str, ...] = (),
+    counter: EvaluationCounter | None = None,
+) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+    r"""One density solve: draw the probe, integrate the augmented state, unpack it.
+
+    The only place a solve of `AugmentedDynamics` starts, so a probe always belongs to its solve.
+    From :math:`(z, 0, 0, \dots)` at ``times[0]`` to ``times[1]``:
+
+    .. math:: \ell(t_1) = -\int_{t_0}^{t_1} \operatorname{Tr}\frac{\partial f}{\partial z}\,dt,
+              \qquad R_k = -\int_{t_0}^{t_1} r_k\,dt,
+
+    which for a solve from data (:math:`t_0 = T`) back to the base (:math:`t_1 = 0`) are
+    :math:`\Delta\log p` and the penalties' path integrals :math:`\int_0^T r_k\,dt`.
+
+    Returns:
+        ``(z(t1), ℓ(t1), {name: R_k})``, shapes ``(B, *event)``, ``(B,)`` and ``(B,)`` each.
     """
+    dynamics.start_solve(z, settings, regularizers)
+    zeros = torch.zeros(z.shape[0], dtype=z.dtype, device=z.device)
+    solution = odeint(
+        dynamics,
+        (z, zeros, *(zeros for _ in regularizers)),
+        times,
+        counter=counter,
+        **settings.solver_options,
+    )
+    penalties = {name: integral[-1] for name, integral in zip(regularizers, solution[2:])}
+    return solution[0][-1], solution[1][-1], penalties
 
-    settings: Settings
-    counters: list[EvaluationCounter]
 
-    @property
-    def nfe(self) -> dict[str, int]:
-        """Function evaluations of the last solve, summed over blocks: ``forward``, and
-        ``backward`` (adjoint)."""
-        return {
-            "forward": sum(c.forward for c in self.counters),
-            "backward": sum(c.backward for c in self.counters),
-        }
+def block_of(time: float | Tensor, T: float, blocks: int, backward: bool = False) -> Tensor:
+    """The block that owns global ``time`` (of ``blocks`` stacked blocks of length ``T``).
 
-    @contextmanager
-    def using(self, **changes: Any) -> Iterator[Self]:
-        """Temporarily change the `Settings`, e.g. ``with flow.using(trace="exact", atol=1e-5):``."""
-        saved = self.settings
-        self.settings = replace(saved, **changes)
-        try:
-            yield self
-        finally:
-            self.settings = saved
+    Block ``k`` owns ``[kT, (k+1)T]``. At a boundary ``kT`` the block the solve is about to
+    enter wins: block ``k`` going forward in time, block ``k - 1`` going ``backward``. Times
+    within ``1e-9 T`` of a boundary count as on it, so rounding cannot pick the wrong block.
+
+    Example:
+        >>> block_of(1.0, T=1.0, blocks=3).item(), block_of(1.0, T=1.0, blocks=3, backward=True).item()
+        (1, 0)
+    """
+    position = torch.as_tensor(time, dtype=torch.float64) / T
+    if backward:
+        k = torch.ceil(position - 1e-9) - 1
+    else:
+        k = torch.floor(position + 1e-9)
+    return k.clamp(0, blocks - 1).long()
 
 
 class CNF(SolverSettings, nn.Module):
@@ -313,7 +236,7 @@ class CNF(SolverSettings, nn.Module):
         jacobian: float = 0.0,
     ) -> None:
         super().__init__()
-        if not (_finite(T) and T > 0):  # T = inf would solve no ODE and return N(x; 0, I)
+        if not (finite_number(T) and T > 0):  # T = inf would solve no ODE and return N(x; 0, I)
             raise ValueError(f"the integration time T must be positive and finite, got {T}")
         for name, value in (("dim", dim), ("blocks", blocks)):
             if isinstance(value, bool) or not hasattr(value, "__index__") or value < 1:
@@ -348,20 +271,10 @@ class CNF(SolverSettings, nn.Module):
         self.register_buffer("reference", torch.zeros(()), persistent=False)
         self.penalties: dict[str, Tensor] = {}
 
-    @property
-    def config(self) -> dict[str, Any]:
-        """Everything needed to rebuild this flow with `CNF.from_config` (a plain dict)."""
-        settings = asdict(self.settings)
-        del settings["max_steps"]
-        return {**self.architecture, **settings}
-
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> CNF:
         """Build an untrained flow from `CNF.config`."""
         return cls(**config)
-
-    def _times(self, start: float, end: float, like: Tensor) -> Tensor:
-        return torch.tensor([start, end], dtype=like.dtype, device=like.device)
 
     @property
     def total_time(self) -> float:
@@ -371,14 +284,13 @@ class CNF(SolverSettings, nn.Module):
     def _segments(self, start: float, end: float) -> Iterator[tuple[int, float, float]]:
         """Split global time ``start → end`` into ``(block, local start, local end)`` pieces.
 
-        Block ``k`` owns global times ``[kT, (k+1)T]`` and sees them as local ``[0, T]``.
+        Block ``k`` owns global times ``[kT, (k+1)T]`` (`block_of`) and sees them as local
+        ``[0, T]``.
         """
         direction = 1 if end > start else -1
         s = start
         while (end - s) * direction > 1e-9 * self.T:
-            position = s / self.T  # the tolerance keeps s = kT from landing in the wrong block
-            k = math.floor(position + 1e-9) if direction > 0 else math.ceil(position - 1e-9) - 1
-            k = min(max(k, 0), len(self.blocks) - 1)
+            k = int(block_of(s, self.T, len(self.blocks), backward=direction < 0))
             boundary = (k + 1) * self.T if direction > 0 else k * self.T
             s_next = min(end, boundary) if direction > 0 else max(end, boundary)
             yield k, s - k * self.T, s_next - k * self.T
@@ -389,15 +301,12 @@ class CNF(SolverSettings, nn.Module):
             raise ValueError(f"times must lie in [0, {self.total_time:g}] (blocks * T), got {time}")
         return float(time)
 
-    def _reset_counters(self) -> None:
-        for counter in self.counters:
-            counter.calls = counter.forward = 0
-
     def forward(self, x: Tensor, time: float | None = None) -> tuple[Tensor, Tensor]:
         r"""Map data to the base: ``(z, delta_logp)`` with :math:`\log p(x) = \log N(z) - \Delta\log p`.
 
         When gradients are on and a penalty weight is positive, the penalties' path integrals
-        (shape ``(B,)`` each) are left in ``self.penalties`` for `training_loss`.
+        (shape ``(B,)`` each) of this solve are kept in ``self.penalties``, for inspection
+        (`training_loss` uses the ones `density_solve` returns).
 
         Arguments:
             x: points at ``time``, shape ``(B, D)``.
@@ -407,59 +316,43 @@ class CNF(SolverSettings, nn.Module):
         Returns:
             ``z`` of shape ``(B, D)`` and ``delta_logp`` of shape ``(B,)``.
         """
-        x = self._as_batch(x, "x")
-        start = self.total_time if time is None else self._check_time(time)
-        regularizers = self.settings.regularizers if torch.is_grad_enabled() else ()
-        zeros = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
-        z, delta_logp = x, zeros
-        self.penalties = dict.fromkeys(regularizers, zeros)
-        self._reset_counters()
-        for k, local_start, local_end in self._segments(start, 0.0):
-            self.blocks[k].start_solve(z, self.settings, regularizers)
-            solution = odeint(
-                self.blocks[k],
-                (z, zeros, *(zeros for _ in regularizers)),
-                self._times(local_start, local_end, x),
-                counter=self.counters[k],
-                **self.settings.solver_options,
-            )
-            z, delta_logp = solution[0][-1], delta_logp + solution[1][-1]
-            for name, integral in zip(regularizers, solution[2:]):
-                self.penalties[name] = self.penalties[name] + integral[-1]
+        z, delta_logp, _ = self.density_solve(x, time)
         return z, delta_logp
 
-    def _as_batch(self, x: Any, name: str) -> Tensor:
-        """``x`` as a ``(B, D)`` tensor of this flow's dtype and device, checked by `check_batch`.
+    def density_solve(
+        self, x: Tensor, time: float | None = None
+    ) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+        """`forward`, with the penalties' path integrals: ``(z, delta_logp, penalties)``."""
+        x = self._as_batch(x, "x")
+        start = self.total_time if time is None else self._check_time(time)
+        regularizers = self.regularizers_now()
+        zeros = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+        z, delta_logp, penalties = x, zeros, dict.fromkeys(regularizers, zeros)
+        self.reset_counters()
+        for k, local_start, local_end in self._segments(start, 0.0):
+            z, block_delta, block_penalties = solve_density(
+                self.blocks[k],
+                z,
+                time_span(local_start, local_end, x),
+                self.settings,
+                regularizers,
+                self.counters[k],
+            )
+            delta_logp = delta_logp + block_delta
+            penalties = {name: penalties[name] + block_penalties[name] for name in regularizers}
+        self.penalties = penalties  # the last solve's, for inspection
+        return z, delta_logp, penalties
 
-        NumPy arrays (``torch.from_numpy`` gives float64), float64, float16 and integer tensors
-        are converted, so ``flow.log_prob(array)`` works; a value that is not finite after the
-        conversion (1e300 becomes inf in float32) is named.
-        """
-        if not isinstance(x, Tensor):
-            try:
-                x = torch.as_tensor(x)
-            except (TypeError, ValueError, RuntimeError) as error:
-                raise ValueError(
-                    f"{name} must be a torch.Tensor or a numeric array of shape (batch, "
-                    f"{self.dim}), got {type(x).__name__}"
-                ) from error
-        if x.dtype.is_complex or x.dtype == torch.bool:
-            raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
-        target = next(self.parameters(), self.reference)  # a hand-made net may set the dtype
-        converted = x.dtype != target.dtype
-        x = x.to(dtype=target.dtype, device=target.device)
-        check_batch(x, self.dim, name + (f" (as {target.dtype})" if converted else ""))
-        return x
+    def _as_batch(self, x: Any, name: str) -> Tensor:
+        """`as_batch` for this flow's dimension, dtype and device."""
+        # a hand-made net may set the dtype
+        return as_batch(x, self.dim, next(self.parameters(), self.reference), name)
 
     def training_loss(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
         """Mean negative log-likelihood plus the weighted penalties, and each part as a number."""
-        z, delta_logp = self(x)  # no warning here: a non-finite loss stops training itself
+        z, delta_logp, penalties = self.density_solve(x)  # a non-finite loss stops training
         nll = -(standard_normal_log_prob(z) - delta_logp).mean()
-        loss, parts = nll, {"nll": nll.item()}
-        for name, integral in self.penalties.items():
-            loss = loss + getattr(self.settings, name) * integral.mean()
-            parts[name] = integral.mean().item()
-        return loss, parts
+        return self.add_penalties(nll, {"nll": nll.item()}, penalties)
 
     def log_prob(self, x: Tensor, time: float | None = None) -> Tensor:
         r""":math:`\log p(x) = \log \mathcal{N}(z(0); 0, I) - \Delta\log p` in nats, shape ``(B,)``.
@@ -468,7 +361,7 @@ class CNF(SolverSettings, nn.Module):
         """
         z, delta_logp = self(x, time)
         log_p = standard_normal_log_prob(z) - delta_logp
-        _warn_if_not_finite(log_p, "log_prob")
+        warn_if_not_finite(log_p, "log_prob")
         return log_p
 
     def _transport(self, z: Tensor, start: float, end: float) -> Tensor:
@@ -477,7 +370,7 @@ class CNF(SolverSettings, nn.Module):
             z = odeint(
                 self.blocks[k].net,
                 z,
-                self._times(local_start, local_end, z),
+                time_span(local_start, local_end, z),
                 counter=self.counters[k],
                 **self.settings.solver_options,
             )[-1]
@@ -486,9 +379,9 @@ class CNF(SolverSettings, nn.Module):
     def inverse(self, z: Tensor) -> Tensor:
         """Map base samples to data: integrate :math:`\\dot z = f(t, z)` from 0 to T per block."""
         z = self._as_batch(z, "z")
-        self._reset_counters()
+        self.reset_counters()
         x = self._transport(z, 0.0, self.total_time)
-        _warn_if_not_finite(x, "inverse")
+        warn_if_not_finite(x, "inverse")
         return x
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
@@ -521,7 +414,7 @@ class CNF(SolverSettings, nn.Module):
         steps = [b - a for a, b in itertools.pairwise(times)]
         if len(times) < 2 or not (all(s > 0 for s in steps) or all(s < 0 for s in steps)):
             raise ValueError("times must hold at least 2 strictly monotonic values")
-        self._reset_counters()
+        self.reset_counters()
         frames = [start]
         for a, b in itertools.pairwise(times):
             frames.append(self._transport(frames[-1], a, b))

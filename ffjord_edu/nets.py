@@ -84,7 +84,7 @@ class ODEnet(nn.Module):
             (tanh, softplus) keep the ODE smooth, which adaptive solvers reward with fewer steps.
 
     The time ``t`` is a 0-d tensor (one time for the whole batch, as in an ODE solve) or has
-    shape ``(B,)``, one time per row (as in flow matching, `ffjord_edu.flow_matching`).
+    shape ``(B,)``, one time per row (as in flow matching, `ffjord_edu.models.flow_matching`).
 
     Example:
         >>> net = ODEnet(2, hidden=(16, 16))
@@ -92,7 +92,7 @@ class ODEnet(nn.Module):
         torch.Size([5, 2])
     """
 
-    # The layers this network is built from; `ffjord_edu.conv_nets.ConvODEnet` swaps in
+    # The layers this network is built from; `ffjord_edu.models.conv_nets.ConvODEnet` swaps in
     # convolutions and keeps everything else.
     layer_registry: ClassVar[dict[str, type[nn.Module]]] = LAYERS
 

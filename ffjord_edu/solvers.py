@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 import torchdiffeq
 from torch import Tensor, nn
+
+from .solver_reports import (
+    CountedDynamics,
+    EvaluationCounter,
+    StepBudgetExceeded,
+    StepSizeUnderflow,
+    budget_error,
+    underflow_error,
+)
 
 __all__ = [
     "BACKENDS",
@@ -25,6 +35,8 @@ __all__ = [
     "EvaluationCounter",
     "StepBudgetExceeded",
     "StepSizeUnderflow",
+    "check_solver_options",
+    "finite_number",
     "odeint",
     "rk_step",
 ]
@@ -187,37 +199,12 @@ def _initial_step(
     return min(100 * h0, h1)
 
 
-class StepBudgetExceeded(RuntimeError):
-    """The solver needed more steps than its budget allows."""
-
-
-class StepSizeUnderflow(RuntimeError):
-    """The adaptive step size shrank to nothing: the state or its derivative became NaN or
-    infinite, or the dynamics are too stiff for an explicit method (the solve diverged)."""
-
-
-def _underflow_error(where: str, method: str) -> StepSizeUnderflow:
-    return StepSizeUnderflow(
-        f"{method}'s step size underflowed {where}: the dynamics produced NaN or infinite "
-        "values or became too stiff to solve (in training: the model diverged). Lower the "
-        "learning rate, add kinetic/jacobian regularisation, or start from a good checkpoint."
-    )
-
-
 def _fixed_step_count(t: Tensor, step_size: float | None) -> int:
     """How many steps a fixed-step solve over the output times ``t`` takes."""
     if step_size is None:
         return len(t) - 1
     spans = (t[1:] - t[:-1]).abs().tolist()
     return sum(max(1, math.ceil(span / step_size - 1e-9)) for span in spans)
-
-
-def _budget_error(max_steps: int, t0: float, t1: float, method: str) -> StepBudgetExceeded:
-    return StepBudgetExceeded(
-        f"{method} took more than max_steps={max_steps} steps integrating from t={t0:g} to "
-        f"t={t1:g}: the dynamics are probably stiff or exploding. Loosen atol/rtol, regularise "
-        "the dynamics, or raise max_steps if the problem really needs that many steps."
-    )
 
 
 def _solve_fixed(
@@ -237,7 +224,7 @@ def _solve_fixed(
         for i in range(n):
             steps += 1
             if steps > max_steps:
-                raise _budget_error(max_steps, float(t[0]), float(t[-1]), tableau.name)
+                raise budget_error(max_steps, float(t[0]), float(t[-1]), tableau.name)
             y, _, _ = rk_step(func, t_start + i * span / n, y, span / n, tableau)
         outputs.append(y)
     return outputs
@@ -261,7 +248,7 @@ def _solve_adaptive(
         while direction * float(t_end - t_now) > 0:
             steps += 1
             if steps > max_steps:
-                raise _budget_error(max_steps, float(t[0]), float(t[-1]), tableau.name)
+                raise budget_error(max_steps, float(t[0]), float(t[-1]), tableau.name)
             remaining = float(t_end - t_now)
             h_try = remaining if abs(h) >= abs(remaining) else h
             y_new, error, f_new = rk_step(
@@ -278,46 +265,39 @@ def _solve_adaptive(
             else:
                 h = h_try * min(1.0, max(0.2, factor))
                 if abs(h) <= 1e-12 * max(1.0, abs(float(t_now))):  # a NaN error shrinks h forever
-                    raise _underflow_error(f"at t={float(t_now):g}", tableau.name)
+                    raise underflow_error(f"at t={float(t_now):g}", tableau.name)
         outputs.append(y)
     return outputs
 
 
-class EvaluationCounter:
-    """Counts evaluations of the dynamics ``f``: the number of function evaluations (NFE).
-
-    `odeint` records ``forward`` when a solve ends, so any call made afterwards, by the adjoint
-    method's backward solve, counts as ``backward``. Solves that share a counter add up; start
-    a new counter (or zero ``calls`` and ``forward``) to count afresh.
-    """
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.forward = 0
-
-    @property
-    def backward(self) -> int:
-        """Evaluations made after the solve returned: the adjoint's backward pass."""
-        return self.calls - self.forward
-
-    def __repr__(self) -> str:
-        return f"EvaluationCounter(forward={self.forward}, backward={self.backward})"
+def finite_number(value: object) -> bool:
+    """Whether ``value`` is a finite real number (bools and strings are not)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
-class _CountedDynamics(nn.Module):
-    """Wraps ``f`` so that each call is counted; an ``nn.Module`` so the adjoint sees parameters."""
-
-    def __init__(self, func: Callable, counter: EvaluationCounter, tuple_state: bool) -> None:
-        super().__init__()
-        self.func = func
-        self.counter = counter
-        self.tuple_state = tuple_state
-
-    def forward(self, t: Tensor, y: State) -> State:
-        self.counter.calls += 1
-        if self.tuple_state:
-            return tuple(self.func(t, y))
-        return (self.func(t, y[0]),)
+def check_solver_options(
+    method: str,
+    backend: str,
+    atol: float,
+    rtol: float,
+    step_size: float | None,
+    max_steps: int,
+) -> None:
+    """The one check of the solver options (`odeint` and `ffjord_edu.settings.Settings` use it):
+    a `ValueError` that names the option and the fix."""
+    if method not in TABLEAUS:
+        raise ValueError(f"unknown ODE solver '{method}'; choose one of: {', '.join(METHODS)}")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend '{backend}'; choose one of: {', '.join(BACKENDS)}")
+    if not all(finite_number(tol) and tol > 0 for tol in (atol, rtol)):
+        raise ValueError(
+            f"tolerances must be positive and finite, got atol={atol}, rtol={rtol}; "
+            "typical values are 1e-5 for evaluation and 1e-3 for training"
+        )
+    if step_size is not None and not (finite_number(step_size) and step_size > 0):
+        raise ValueError(f"step_size must be positive and finite (or None), got {step_size}")
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be a whole number >= 1, got {max_steps!r}")
 
 
 def _check_arguments(
@@ -332,19 +312,7 @@ def _check_arguments(
     func: Callable,
     max_steps: int,
 ) -> None:
-    if method not in TABLEAUS:
-        raise ValueError(f"unknown ODE solver '{method}'; choose one of: {', '.join(METHODS)}")
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend '{backend}'; choose one of: {', '.join(BACKENDS)}")
-    if not (atol > 0 and rtol > 0):
-        raise ValueError(
-            f"tolerances must be positive, got atol={atol}, rtol={rtol}; "
-            "typical values are 1e-5 for evaluation and 1e-3 for training"
-        )
-    if step_size is not None and not (math.isfinite(step_size) and step_size > 0):
-        raise ValueError(f"step_size must be positive and finite, got {step_size}")
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-        raise ValueError(f"max_steps must be a whole number >= 1, got {max_steps!r}")
+    check_solver_options(method, backend, atol, rtol, step_size, max_steps)
     if t.ndim != 1 or len(t) < 2:
         raise ValueError(f"t must be a 1-d tensor of at least 2 times, got shape {tuple(t.shape)}")
     steps = t[1:] - t[:-1]
@@ -410,7 +378,7 @@ def odeint(
     t = torch.as_tensor(t, dtype=y0_tuple[0].dtype, device=y0_tuple[0].device)
     _check_arguments(y0_tuple, t, method, backend, atol, rtol, step_size, adjoint, func, max_steps)
     counter = counter if counter is not None else EvaluationCounter()
-    dynamics = _CountedDynamics(func, counter, tuple_state)
+    dynamics = CountedDynamics(func, counter, tuple_state)
     try:
         if backend == "edu":
             tableau = TABLEAUS[method]
@@ -430,7 +398,7 @@ def odeint(
 
 
 def _torchdiffeq_solve(
-    dynamics: _CountedDynamics,
+    dynamics: CountedDynamics,
     y0: State,
     t: Tensor,
     method: str,
@@ -450,8 +418,8 @@ def _torchdiffeq_solve(
         return solve(dynamics, y0, t, rtol=rtol, atol=atol, method=method, options=options)
     except AssertionError as error:
         if "max_num_steps" in str(error):
-            raise _budget_error(max_steps, float(t[0]), float(t[-1]), method) from error
+            raise budget_error(max_steps, float(t[0]), float(t[-1]), method) from error
         if "underflow in dt" in str(error):
             where = f"integrating from t={float(t[0]):g} to t={float(t[-1]):g}"
-            raise _underflow_error(where, method) from error
+            raise underflow_error(where, method) from error
         raise

@@ -60,7 +60,9 @@ def exact_divergence(f: Tensor, z: Tensor, create_graph: bool = True) -> Tensor:
     return divergence
 
 
-def hutchinson_divergence(f: Tensor, z: Tensor, probe: Tensor, create_graph: bool = True) -> Tensor:
+def hutchinson_divergence(
+    f: Tensor, z: Tensor, probe: Tensor, create_graph: bool = True, vjp: Tensor | None = None
+) -> Tensor:
     r"""Hutchinson's unbiased estimate :math:`\varepsilon^\top (\partial f / \partial z)\, \varepsilon`.
 
     One VJP :math:`\varepsilon^\top J` whatever the dimension, then a dot product with
@@ -72,11 +74,14 @@ def hutchinson_divergence(f: Tensor, z: Tensor, probe: Tensor, create_graph: boo
         z: the input, shape ``(B, *event)``, requiring grad.
         probe: the noise :math:`\varepsilon`, shape of ``z``; hold it fixed for a whole solve.
         create_graph: keep the graph of the result, so that it can be differentiated (training).
+        vjp: :math:`\varepsilon^\top J` when already computed (the CNF shares it with the
+            Jacobian penalty), else computed here.
 
     Returns:
         The estimated divergence of every sample, shape ``(B,)``.
     """
-    vjp = vector_jacobian_product(f, z, probe, create_graph)
+    if vjp is None:
+        vjp = vector_jacobian_product(f, z, probe, create_graph)
     return (vjp * probe).reshape(z.shape[0], -1).sum(dim=1)
 
 

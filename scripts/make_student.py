@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ffjord_edu.exercises import write_student_editions
+from ffjord_edu.course.exercises import write_student_editions
 
 ROOT = Path(__file__).resolve().parents[1]
 

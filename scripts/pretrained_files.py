@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffjord_edu.checkpoint import write_atomically, write_checkpoint
 from ffjord_edu.resources import data_root
+from ffjord_edu.training.checkpoints import write_atomically, write_checkpoint
 
 __all__ = ["README", "provenance", "rewrite_readme_table", "save_model", "write_json"]
 

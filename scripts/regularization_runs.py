@@ -34,8 +34,8 @@ import torch
 from ffjord_edu.cnf import CNF
 from ffjord_edu.datasets import toy
 from ffjord_edu.resources import data_root
-from ffjord_edu.runtime import seed_everything
-from ffjord_edu.train import TrainConfig, evaluate_nll, train_toy
+from ffjord_edu.training import TrainConfig, evaluate_nll, train_toy
+from ffjord_edu.training.runtime import seed_everything
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = "8gaussians"

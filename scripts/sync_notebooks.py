@@ -4,7 +4,7 @@
     python scripts/sync_notebooks.py --check   # exit 1 and name the notebooks that differ
 
 The links go on the line under the title of the first (markdown) cell; the setup cell
-(`ffjord_edu.course_files.setup_cell_source`) is the first code cell. Both are derived from
+(`ffjord_edu.course.files.setup_cell_source`) is the first code cell. Both are derived from
 ``[project.urls] Repository`` in pyproject.toml, so changing the URL there and running this
 script updates every notebook. `tests/test_course_files.py` checks that nothing differs.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from ffjord_edu.course_files import LINKS_MARKER, SETUP_MARKER, links_line, setup_cell_source
+from ffjord_edu.course.files import LINKS_MARKER, SETUP_MARKER, links_line, setup_cell_source
 
 ROOT = Path(__file__).resolve().parents[1]
 

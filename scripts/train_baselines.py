@@ -25,9 +25,9 @@ import time
 import torch
 
 from ffjord_edu.datasets import toy
+from ffjord_edu.loading import pretrained_root
 from ffjord_edu.models.baselines import build_baseline, parameter_count
-from ffjord_edu.pretrained import pretrained_root
-from ffjord_edu.runtime import seed_everything
+from ffjord_edu.training.runtime import seed_everything
 
 DENSITIES = ("8gaussians", "checkerboard", "2spirals")
 TEST_SEED = 2_147_483_647

@@ -3,7 +3,7 @@
     python scripts/train_flow_matching.py                  # 8gaussians, both couplings
     python scripts/train_flow_matching.py --only 8gaussians --couplings ot
 
-Each model trains with `ffjord_edu.recipes.flow_matching_toy_recipe` on one thread (the same
+Each model trains with `ffjord_edu.training.recipes.flow_matching_toy_recipe` on one thread (the same
 network as the maximum-likelihood toy models, no ODE solved in training) and is saved without
 its optimiser state as data/pretrained/flow_matching/<name>.pt (independent coupling) or
 data/pretrained/ot_flow_matching/<name>.pt (mini-batch optimal-transport coupling), with its
@@ -22,10 +22,10 @@ from pretrained_files import provenance, rewrite_readme_table, save_model
 from train_pretrained import density_table
 
 from ffjord_edu.datasets import toy
-from ffjord_edu.pretrained import pretrained_root
-from ffjord_edu.recipes import flow_matching_toy_recipe, shortened
-from ffjord_edu.runtime import seed_everything
-from ffjord_edu.train import train_toy
+from ffjord_edu.loading import pretrained_root
+from ffjord_edu.training import train_toy
+from ffjord_edu.training.recipes import flow_matching_toy_recipe, shortened
+from ffjord_edu.training.runtime import seed_everything
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = {"independent": "flow_matching", "ot": "ot_flow_matching"}

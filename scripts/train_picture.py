@@ -3,7 +3,7 @@
     python scripts/train_picture.py                  # data/pretrained/picture/ffjord.pt
     python scripts/train_picture.py --iters 50 --out /tmp/picture   # a smoke test
 
-Seed 0, one thread, flow matching with `ffjord_edu.picture_training.picture_recipe` on
+Seed 0, one thread, flow matching with `ffjord_edu.training.picture.picture_recipe` on
 `ffjord_edu.datasets.picture.from_text("FFJORD")`; the model is saved without optimiser state
 with its metrics (test NLL on 10,000 fresh samples with dopri5 at atol = rtol = 1e-5 and the exact
 trace, the exact entropy, the KL gap, the training time) in a .json beside it, and the table in
@@ -20,15 +20,15 @@ from pathlib import Path
 from pretrained_files import provenance, rewrite_readme_table, save_model
 
 from ffjord_edu.datasets import picture
-from ffjord_edu.picture_training import (
+from ffjord_edu.loading import pretrained_root
+from ffjord_edu.training.picture import (
     PictureTrainer,
     evaluate_picture,
     picture_model,
     picture_recipe,
     sampling_nfe,
 )
-from ffjord_edu.pretrained import pretrained_root
-from ffjord_edu.runtime import seed_everything
+from ffjord_edu.training.runtime import seed_everything
 
 START, END = "<!-- pretrained-picture:start -->", "<!-- pretrained-picture:end -->"
 WORD, OBJECTIVE, ITERS = "FFJORD", "flow matching", 15_000  # about 2.5 minutes on one core

@@ -3,7 +3,7 @@
     python scripts/train_pretrained.py                 # all eight densities
     python scripts/train_pretrained.py --only checkerboard 8gaussians
 
-Each model trains with `ffjord_edu.recipes.toy_recipe` on one thread, then is saved without
+Each model trains with `ffjord_edu.training.recipes.toy_recipe` on one thread, then is saved without
 its optimiser state as data/pretrained/toy/<name>.pt, with its metrics in <name>.json; the
 table in data/README.md is rewritten from those files.
 """
@@ -19,10 +19,10 @@ from pathlib import Path
 from pretrained_files import provenance, rewrite_readme_table, save_model
 
 from ffjord_edu.datasets import toy
-from ffjord_edu.pretrained import MAKERS, pretrained_root
-from ffjord_edu.recipes import shortened, toy_recipe
-from ffjord_edu.runtime import seed_everything
-from ffjord_edu.train import train_toy
+from ffjord_edu.loading import MAKERS, pretrained_root
+from ffjord_edu.training import train_toy
+from ffjord_edu.training.recipes import shortened, toy_recipe
+from ffjord_edu.training.runtime import seed_everything
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- pretrained-toy:start -->", "<!-- pretrained-toy:end -->"

@@ -2,7 +2,7 @@
 
     python scripts/train_pretrained_digits.py
 
-Trains the ``digits`` preset of `ffjord_edu.image_training` (seed 0, one thread) on the embedded
+Trains the ``digits`` preset of `ffjord_edu.training` (seed 0, one thread) on the embedded
 scikit-learn digits, keeps the model with the best validation bits/dim, measures its test
 bits/dim (exact trace, dopri5 at atol = rtol = 1e-5, fixed dequantisation noise), and saves it
 without optimiser state with its metrics (also in digits.json); the table in data/README.md is
@@ -27,11 +27,11 @@ from pathlib import Path
 import torch
 from pretrained_files import provenance, rewrite_readme_table, save_model
 
-from ffjord_edu.checkpoint import load, read_checkpoint
 from ffjord_edu.datasets import images
-from ffjord_edu.image_training import evaluate_bits_per_dim, image_recipe, train_images
-from ffjord_edu.pretrained import pretrained_root
-from ffjord_edu.runtime import seed_everything
+from ffjord_edu.loading import load, pretrained_root, read_checkpoint
+from ffjord_edu.training import evaluate_bits_per_dim, train_images
+from ffjord_edu.training.recipes import image_recipe
+from ffjord_edu.training.runtime import seed_everything
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- pretrained-images:start -->", "<!-- pretrained-images:end -->"

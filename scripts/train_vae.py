@@ -27,18 +27,15 @@ from pathlib import Path
 import torch
 from pretrained_files import provenance, rewrite_readme_table, save_model, write_json
 
-from ffjord_edu.checkpoint import read_checkpoint, write_checkpoint
 from ffjord_edu.datasets import images
+from ffjord_edu.datasets.images import binary_vectors
+from ffjord_edu.loading import MAKERS, load_vae, pretrained_root
 from ffjord_edu.models.posteriors import POSTERIORS
-from ffjord_edu.models.vae import (
-    binary_vectors,
-    evaluate_vae,
-    load_vae,
-    train_vae,
-    vae_recipe,
-)
-from ffjord_edu.pretrained import MAKERS, pretrained_root
-from ffjord_edu.runtime import seed_everything
+from ffjord_edu.models.vae import evaluate_vae
+from ffjord_edu.training import train_vae
+from ffjord_edu.training.checkpoints import read_checkpoint, write_checkpoint
+from ffjord_edu.training.recipes import vae_recipe
+from ffjord_edu.training.runtime import seed_everything
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- pretrained-vae:start -->", "<!-- pretrained-vae:end -->"
@@ -51,7 +48,8 @@ def load_average() -> float:
 
 
 def train_one(name: str, out: Path, runs: Path, iters: int | None) -> dict:
-    config, options = vae_recipe(name)
+    recipe = vae_recipe(name)
+    config, options = recipe.config, dict(recipe.model)
     if iters is not None:
         config = replace(config, iters=iters, eval_every=min(config.eval_every, iters))
     seed_everything(config.seed, threads=1)

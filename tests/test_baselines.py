@@ -9,14 +9,13 @@ from torch.autograd.functional import jacobian
 
 from ffjord_edu import load_pretrained
 from ffjord_edu.datasets import toy
+from ffjord_edu.loading import load_baseline, pretrained_root
 from ffjord_edu.models.baselines import (
     CouplingFlow,
     PlanarFlow,
     build_baseline,
-    load_baseline,
     parameter_count,
 )
-from ffjord_edu.pretrained import pretrained_root
 
 
 def randomised(make: Callable[[], torch.nn.Module]) -> torch.nn.Module:

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 import ffjord_edu
-from ffjord_edu import checks
-from ffjord_edu.checks import (
+from ffjord_edu.cnf import standard_normal_log_prob
+from ffjord_edu.course import checks
+from ffjord_edu.course.checks import (
     FLIPPED_LOG_DET,
     MISSING_LOG_DET,
     NO_ENABLE_GRAD,
@@ -31,7 +32,6 @@ from ffjord_edu.checks import (
     second_order_oracle,
     show_answer,
 )
-from ffjord_edu.cnf import standard_normal_log_prob
 from ffjord_edu.nets import ODEnet
 from ffjord_edu.solvers import odeint
 from ffjord_edu.trace import hutchinson_divergence, sample_probe
@@ -269,7 +269,10 @@ def test_hints_escalate_and_the_value_waits(capsys):
         assert not check_close(0.7, 0.75, name="the sum", hint=hints)
     first, second, third = capsys.readouterr().out.splitlines()
     assert first == "❌ the sum is off: got 0.7. Hint: a nudge."
-    assert "Hint: the formula." in second and 'ffjord_edu.checks.show_answer("the sum")' in second
+    assert (
+        "Hint: the formula." in second
+        and 'ffjord_edu.course.checks.show_answer("the sum")' in second
+    )
     assert "0.75" not in first + second
     assert "Hint: the formula." in third and "The expected value: 0.75." in third
     show_answer("the sum")

@@ -17,14 +17,14 @@ import pytest
 import ffjord_edu
 from ffjord_edu import resources
 from ffjord_edu.__main__ import main
-from ffjord_edu.course_files import (
+from ffjord_edu.course.exercises import STUDENT_NOTE
+from ffjord_edu.course.files import (
     SETUP_MARKER,
     course_notebooks,
     links_line,
     setup_cell_source,
     write_course,
 )
-from ffjord_edu.exercises import STUDENT_NOTE
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ffjord_edu import CNF, load
-from ffjord_edu.distributed import shard, world
+from ffjord_edu.training.distributed import shard, world
 
 ARGUMENTS = [
     "train",
@@ -76,6 +76,6 @@ def test_alone_the_batch_is_whole():
 
 
 def test_uneven_batches_are_refused(monkeypatch):
-    monkeypatch.setattr("ffjord_edu.distributed.world", lambda: (0, 3))
+    monkeypatch.setattr("ffjord_edu.training.distributed.world", lambda: (0, 3))
     with pytest.raises(ValueError, match="divisible by 3"):
         shard(torch.zeros(64, 2))

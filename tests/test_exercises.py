@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from ffjord_edu.exercises import (
+from ffjord_edu.course.exercises import (
     SOLUTION_TAG,
     STUDENT_NOTE,
     Task,
@@ -189,7 +189,7 @@ def test_student_edition_runs_with_helpful_messages(path, student_folder, monkey
 # Not counted: subscripts (`ell[-1]` addresses an element) and the keyword arguments of calls
 # inside (`atol=1e-10`, `step_size=1 / 8` configure an oracle); measured values and oracle calls
 # (`measured`, `values.mean()`, `reference.latent_scales()`) are what a truth argument should be.
-# Exercises whose truth is a formula use a checker of `ffjord_edu.checks` that computes it there.
+# Exercises whose truth is a formula use a checker of `ffjord_edu.course.checks` that computes it there.
 
 TRUTH_ARGUMENTS = {
     "check_close": ("expected", 1),

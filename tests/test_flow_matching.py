@@ -14,7 +14,8 @@ from ffjord_edu import load_pretrained
 from ffjord_edu.__main__ import main
 from ffjord_edu.cnf import CNF
 from ffjord_edu.datasets import toy
-from ffjord_edu.flow_matching import (
+from ffjord_edu.loading import pretrained_root
+from ffjord_edu.models.flow_matching import (
     couple,
     excess_path_length,
     flow_matching_loss,
@@ -28,8 +29,7 @@ from ffjord_edu.flow_matching import (
     velocity,
 )
 from ffjord_edu.nets import LAYERS, ODEnet
-from ffjord_edu.pretrained import pretrained_root
-from ffjord_edu.train import TrainConfig, evaluate_nll, train_toy
+from ffjord_edu.training import TrainConfig, evaluate_nll, train_toy
 
 MEAN, SCALE = torch.tensor([2.0, -1.0], dtype=torch.float64), 0.5
 

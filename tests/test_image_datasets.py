@@ -11,6 +11,7 @@ import sklearn.datasets
 import torch
 
 from ffjord_edu.datasets import images
+from ffjord_edu.models.pixels import bits_per_dim, logit_inverse, logit_transform
 
 
 def write_idx(path, array: np.ndarray, compress: bool = False) -> None:
@@ -118,18 +119,18 @@ def test_dequantized_values_fall_in_their_cells():
 @pytest.mark.parametrize("alpha", [0.0, 1e-6, 0.05])
 def test_logit_log_det_matches_autograd_jacobian(alpha):
     y = torch.rand(1, 1, 3, 3, dtype=torch.float64) * 0.98 + 0.01
-    w, log_det = images.logit_transform(y, alpha)
+    w, log_det = logit_transform(y, alpha)
     jacobian = torch.autograd.functional.jacobian(
-        lambda v: images.logit_transform(v.reshape(y.shape), alpha)[0].flatten(), y.flatten()
+        lambda v: logit_transform(v.reshape(y.shape), alpha)[0].flatten(), y.flatten()
     )
     assert torch.allclose(log_det, torch.linalg.slogdet(jacobian)[1].reshape(1))
-    assert torch.allclose(images.logit_inverse(w, alpha), y)
+    assert torch.allclose(logit_inverse(w, alpha), y)
 
 
 def test_bits_per_dim_of_a_uniform_and_a_point_model():
     # A uniform density on the unit cube gives every discrete image probability L^-D.
-    assert float(images.bits_per_dim(torch.zeros(1), 64, 17)) == pytest.approx(math.log2(17))
+    assert float(bits_per_dim(torch.zeros(1), 64, 17)) == pytest.approx(math.log2(17))
     # A model putting all mass in one cell has density L^D there: 0 bits.
-    assert float(images.bits_per_dim(torch.tensor([64 * math.log(17)]), 64, 17)) == pytest.approx(
+    assert float(bits_per_dim(torch.tensor([64 * math.log(17)]), 64, 17)) == pytest.approx(
         0.0, abs=1e-12
     )

@@ -12,13 +12,13 @@ import torch
 
 import ffjord_edu
 from ffjord_edu import load
-from ffjord_edu.checkpoint import read_checkpoint, write_checkpoint
 from ffjord_edu.cnf import standard_normal_log_prob
-from ffjord_edu.conv_nets import CONV_LAYERS, ConvODEnet
 from ffjord_edu.datasets import images
-from ffjord_edu.image_training import evaluate_bits_per_dim
+from ffjord_edu.loading import pretrained_root
+from ffjord_edu.models.conv_nets import CONV_LAYERS, ConvODEnet
 from ffjord_edu.models.multiscale import MultiscaleCNF, plan, squeeze, unsqueeze
-from ffjord_edu.pretrained import pretrained_root
+from ffjord_edu.training import evaluate_bits_per_dim
+from ffjord_edu.training.checkpoints import read_checkpoint, write_checkpoint
 
 
 def small(**options) -> MultiscaleCNF:

@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from ffjord_edu import checks
+from ffjord_edu.course import checks
 from ffjord_edu.datasets import picture
-from ffjord_edu.picture_training import (
+from ffjord_edu.training.picture import (
     PictureTrainer,
     evaluate_picture,
     picture_model,

@@ -8,8 +8,8 @@ import torch
 
 from ffjord_edu import load_pretrained
 from ffjord_edu.datasets import toy
-from ffjord_edu.pretrained import available, pretrained_root
-from ffjord_edu.train import evaluate_nll
+from ffjord_edu.loading import available, pretrained_root
+from ffjord_edu.training import evaluate_nll
 
 README = Path(__file__).resolve().parents[1] / "data" / "README.md"
 ROW = re.compile(r"^\| `pretrained/(?P<name>[\w/]+)\.pt` \| (?P<nll>[-\d.]+) \|", re.MULTILINE)

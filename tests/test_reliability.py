@@ -27,20 +27,12 @@ import torch
 
 from ffjord_edu import __main__ as cli
 from ffjord_edu.__main__ import _chosen, main, parser, program_name
-from ffjord_edu.checkpoint import (
-    FORMAT,
-    DamagedCheckpoint,
-    RunFolderBusy,
-    checksum,
-    load,
-    read_checkpoint,
-    write_checkpoint,
-)
 from ffjord_edu.cnf import CNF
 from ffjord_edu.datasets import images, tabular, toy
 from ffjord_edu.datasets.safe_pickle import UnsafePickleError
+from ffjord_edu.loading import load
 from ffjord_edu.solvers import EvaluationCounter, StepBudgetExceeded, StepSizeUnderflow, odeint
-from ffjord_edu.train import (
+from ffjord_edu.training import (
     NonFiniteLossError,
     ResumeMismatch,
     TrainConfig,
@@ -48,6 +40,14 @@ from ffjord_edu.train import (
     train,
     train_tabular,
     train_toy,
+)
+from ffjord_edu.training.checkpoints import (
+    FORMAT,
+    DamagedCheckpoint,
+    RunFolderBusy,
+    checksum,
+    read_checkpoint,
+    write_checkpoint,
 )
 
 # --- payloads -----------------------------------------------------------------------------------
@@ -316,7 +316,7 @@ def test_a_run_killed_during_a_save_leaves_no_temporary_after_the_next_start(tmp
     holder = _python(
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from ffjord_edu.checkpoint import write_atomically\n"
+        "from ffjord_edu.training.checkpoints import write_atomically\n"
         "def slow(file):\n"
         "    Path(file).write_bytes(b'half of a checkpoint')\n"
         "    print('writing', flush=True)\n"
@@ -336,7 +336,7 @@ def test_two_runs_into_one_folder_the_second_is_refused_and_a_dead_holder_is_sta
 ):
     holder = _python(
         "import time\n"
-        "from ffjord_edu.checkpoint import RunLock\n"
+        "from ffjord_edu.training.checkpoints import RunLock\n"
         f"lock = RunLock({str(tmp_path)!r}).acquire()\n"
         "print('locked', flush=True)\n"
         "time.sleep(60)\n"

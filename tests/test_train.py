@@ -7,11 +7,9 @@ import torch
 
 from ffjord_edu import load
 from ffjord_edu.__main__ import main
-from ffjord_edu.checkpoint import read_checkpoint, write_atomically
 from ffjord_edu.cnf import CNF
 from ffjord_edu.datasets import tabular, toy
-from ffjord_edu.recipes import tabular_recipe
-from ffjord_edu.train import (
+from ffjord_edu.training import (
     NonFiniteLossError,
     TrainConfig,
     toy_evaluator,
@@ -19,6 +17,8 @@ from ffjord_edu.train import (
     train_tabular,
     train_toy,
 )
+from ffjord_edu.training.checkpoints import read_checkpoint, write_atomically
+from ffjord_edu.training.recipes import tabular_recipe
 
 SMALL = {"hidden": (16, 16), "method": "rk4", "step_size": 0.25}
 

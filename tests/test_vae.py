@@ -13,6 +13,8 @@ import torch
 from ffjord_edu import load_pretrained
 from ffjord_edu.__main__ import main
 from ffjord_edu.datasets import images
+from ffjord_edu.datasets.images import binary_vectors
+from ffjord_edu.loading import load_vae, pretrained_root
 from ffjord_edu.models.linear_gaussian import LinearGaussian
 from ffjord_edu.models.posteriors import (
     AmortizedODEnet,
@@ -22,16 +24,12 @@ from ffjord_edu.models.posteriors import (
 )
 from ffjord_edu.models.vae import (
     VAE,
-    binary_vectors,
     elbo_from_weights,
     evaluate_vae,
     iwae_from_weights,
-    load_vae,
     log_importance_weights,
-    train_vae,
 )
-from ffjord_edu.pretrained import pretrained_root
-from ffjord_edu.train import TrainConfig
+from ffjord_edu.training import TrainConfig, train_vae
 
 README = Path(__file__).resolve().parents[1] / "data" / "README.md"
 

@@ -16,7 +16,8 @@ of the training file are held out as the validation split, and the test file is 
 
 A density model of images works on continuous values, so the integer pixels are *dequantised*
 (uniform noise added, then scaled into the unit cube) and usually passed through a *logit
-transform*. Likelihoods are reported in *bits per dimension* of the discrete pixel data:
+transform*; likelihoods are reported in *bits per dimension* of the discrete pixel data (both in
+`ffjord_edu.models.pixels`):
 
     y = (x + u) / L,  u ~ U[0, 1)^D          (dequantisation; y in [0, 1)^D)
     s = α + (1 − 2α) y,  w = log s − log(1 − s)          (the logit transform)
@@ -58,14 +59,13 @@ __all__ = [
     "NAMES",
     "ImageData",
     "binarize",
-    "bits_per_dim",
+    "binary_vectors",
+    "check_name",
     "dequantize",
     "load",
     "load_cifar10",
     "load_digits",
     "load_mnist",
-    "logit_inverse",
-    "logit_transform",
     "read_cifar10_batch",
     "read_idx",
 ]
@@ -135,7 +135,7 @@ class ImageData:
         return f"ImageData(name='{self.name}', shape={self.shape}, levels={self.levels}, {sizes})"
 
 
-def _check_name(name: str) -> None:
+def check_name(name: str) -> None:
     if name not in NAMES:
         raise ValueError(f"unknown image data set '{name}'; choose one of {', '.join(NAMES)}")
 
@@ -158,7 +158,7 @@ def load(name: str = DEFAULT, root: str | os.PathLike[str] | None = None) -> Ima
         >>> int(data.train.max()), data.train.dtype
         (16, torch.uint8)
     """
-    _check_name(name)
+    check_name(name)
     if name == "digits":
         return load_digits()
     if root is None:
@@ -378,51 +378,6 @@ def dequantize(
     return (x + noise) / levels
 
 
-def logit_transform(y: torch.Tensor, alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """The logit transform of RealNVP, with the log-determinant of its Jacobian per example.
-
-    ``s = α + (1 − 2α) y`` keeps away from 0 and 1, then ``w = log s − log(1 − s)``. The
-    Jacobian is diagonal: ``dw/dy = (1 − 2α) / (s (1 − s))``, so
-
-        log|det ∂w/∂y| = Σ_i [log(1 − 2α) − log s_i − log(1 − s_i)].
-
-    Arguments:
-        y: values in ``[0, 1]``, shape ``(N, …)``.
-        alpha: the margin ``α`` in ``[0, 0.5)`` (RealNVP: 0.05; FFJORD: 1e-6).
-
-    Returns:
-        ``w`` of y's shape and the log-determinant of shape ``(N,)``.
-
-    Example:
-        >>> w, log_det = logit_transform(torch.full((1, 3), 0.5), alpha=0.0)
-        >>> w.tolist(), round(float(log_det), 4) == round(3 * math.log(4), 4)
-        ([[0.0, 0.0, 0.0]], True)
-    """
-    if not 0 <= alpha < 0.5:
-        raise ValueError(f"alpha must lie in [0, 0.5); got {alpha}")
-    s = alpha + (1 - 2 * alpha) * y
-    w = torch.log(s) - torch.log1p(-s)
-    per_pixel = math.log1p(-2 * alpha) - torch.log(s) - torch.log1p(-s)
-    return w, per_pixel.flatten(1).sum(1)
-
-
-def logit_inverse(w: torch.Tensor, alpha: float) -> torch.Tensor:
-    """The inverse of `logit_transform`: ``y = (sigmoid(w) − α) / (1 − 2α)``."""
-    return (torch.sigmoid(w) - alpha) / (1 - 2 * alpha)
-
-
-def bits_per_dim(log_prob: torch.Tensor, dim: int, levels: int) -> torch.Tensor:
-    """Bits per dimension of discrete images from the log-density of their dequantised values.
-
-    ``log_prob`` is ``log p(y)`` with ``y = (x + u)/L`` in the unit cube (include the logit
-    transform's log-determinant when the model works in logit space). The discrete probability
-    of a cell of volume ``L^-D`` is about ``p(y) L^-D``, hence
-
-        bits/dim = −(log p(y) − D log L) / (D log 2) = −log p(y) / (D log 2) + log2 L.
-
-    Example: a uniform density on the unit cube (``log p = 0``) costs ``log2 L`` bits per pixel.
-
-        >>> float(bits_per_dim(torch.zeros(1), dim=64, levels=256))
-        8.0
-    """
-    return -(log_prob - dim * math.log(levels)) / (dim * math.log(2))
+def binary_vectors(images_uint8: torch.Tensor, levels: int) -> torch.Tensor:
+    """Images ``(N, C, H, W)`` of integer levels → fixed-binarised float rows ``(N, C·H·W)``."""
+    return binarize(images_uint8, levels).flatten(start_dim=1)

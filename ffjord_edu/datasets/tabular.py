@@ -37,6 +37,7 @@ __all__ = [
     "FILES",
     "NAMES",
     "TabularData",
+    "check_name",
     "load",
     "load_breast_cancer",
     "load_bsds300",
@@ -133,7 +134,7 @@ class TabularData:
         return f"TabularData(name={self.name!r}, dim={self.dim}, {sizes})"
 
 
-def _check_name(name: str) -> None:
+def check_name(name: str) -> None:
     if name not in NAMES:
         raise ValueError(f"unknown tabular dataset {name!r}; choose one of: {', '.join(NAMES)}")
 
@@ -591,7 +592,7 @@ def load(name: str = DEFAULT, root: str | os.PathLike[str] | None = None) -> Tab
         >>> round(float(data.train.mean()), 4) == 0.0
         True
     """
-    _check_name(name)
+    check_name(name)
     if name == "breast_cancer":
         return load_breast_cancer()
     if root is None:

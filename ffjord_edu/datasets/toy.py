@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from sklearn.datasets import make_circles, make_moons, make_swiss_roll
 
-__all__ = ["HAS_LOG_PROB", "NAMES", "entropy", "log_prob", "sample"]
+__all__ = ["HAS_LOG_PROB", "NAMES", "check_name", "entropy", "log_prob", "sample"]
 
 NAMES: tuple[str, ...] = (
     "8gaussians",
@@ -32,13 +32,13 @@ _EIGHT_GAUSSIANS: dict[str, float] = {
 _CHECKERBOARD: dict[str, float] = {"half_width": 4.0, "cells_per_side": 4}
 
 
-def _check_name(name: str) -> None:
+def check_name(name: str) -> None:
     if name not in NAMES:
         raise ValueError(f"unknown toy dataset {name!r}; choose one of: {', '.join(NAMES)}")
 
 
 def _check_closed_form(name: str) -> None:
-    _check_name(name)
+    check_name(name)
     if name not in HAS_LOG_PROB:
         raise ValueError(
             f"the true density of {name!r} has no closed form; "
@@ -170,7 +170,7 @@ def sample(name: str, n: int, seed: int | None = None) -> torch.Tensor:
         float32 tensor x of shape (n, 2), rows i.i.d. from the density, in random order
         (so any prefix x[:m] is itself a fair sample of size m).
     """
-    _check_name(name)
+    check_name(name)
     is_integer = isinstance(n, numbers.Integral) and not isinstance(n, bool)
     if not (is_integer and n >= 1):
         raise ValueError(f"n must be a positive integer, got {n!r} ({type(n).__name__})")

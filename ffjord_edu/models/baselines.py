@@ -17,18 +17,17 @@ trained by `scripts/train_baselines.py` on the toy densities.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from ..cnf import check_batch, standard_normal_log_prob
+from ..cnf import standard_normal_log_prob
+from ..settings import check_batch
 from .posteriors import planar_step
 
-__all__ = ["CouplingFlow", "PlanarFlow", "build_baseline", "load_baseline", "parameter_count"]
+__all__ = ["CouplingFlow", "PlanarFlow", "build_baseline", "parameter_count"]
 
 
 def parameter_count(model: nn.Module) -> int:
@@ -166,13 +165,3 @@ def build_baseline(architecture: dict[str, Any]) -> nn.Module:
     if kind not in kinds:
         raise ValueError(f"unknown baseline kind {kind!r}; choose one of: {', '.join(kinds)}")
     return kinds[kind](**options)
-
-
-def load_baseline(path: str | Path) -> nn.Module:
-    """A trained baseline, in eval mode: the state dict ``path`` (``.pt``) and the architecture
-    in the ``.json`` next to it, as `scripts/train_baselines.py` writes them."""
-    path = Path(path)
-    record = json.loads(path.with_suffix(".json").read_text())
-    model = build_baseline(record["architecture"])
-    model.load_state_dict(torch.load(path, weights_only=True))
-    return model.eval()

@@ -4,7 +4,7 @@ An image of ``D = C·H·W`` pixels is modelled in its dequantised, logit-transfo
 ``w = logit(α + (1 − 2α) y)``, ``y ∈ [0, 1)^D`` (see `ffjord_edu.datasets.images`). Scale
 ``i`` of ``S`` runs on a state of shape ``(c, h, w)``:
 
-1. ``blocks`` CNFs with convolutional dynamics (`ffjord_edu.conv_nets.ConvODEnet`) at
+1. ``blocks`` CNFs with convolutional dynamics (`ffjord_edu.models.conv_nets.ConvODEnet`) at
    ``(c, h, w)``;
 2. (all but the last scale) *squeeze*: every 2×2 patch becomes 4 channels,
    ``(c, h, w) → (4c, h/2, w/2)``, a permutation with log-determinant 0; ``blocks`` more CNFs;
@@ -36,16 +36,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from ..cnf import AugmentedDynamics, Settings, SolverSettings, standard_normal_log_prob
-from ..conv_nets import ConvODEnet
-from ..datasets.images import bits_per_dim, logit_inverse, logit_transform
+from ..cnf import AugmentedDynamics, solve_density, standard_normal_log_prob, time_span
+from ..settings import Settings, SolverSettings
 from ..solvers import EvaluationCounter, odeint
+from .conv_nets import ConvODEnet
+from .pixels import bits_per_dim, logit_inverse, logit_transform
 
 __all__ = ["MultiscaleCNF", "plan", "squeeze", "unsqueeze"]
 
@@ -196,25 +196,10 @@ class MultiscaleCNF(SolverSettings, nn.Module):
         self.register_buffer("reference", torch.zeros(()), persistent=False)
         self.penalties: dict[str, Tensor] = {}
 
-    # --- bookkeeping shared with CNF: config (nfe and using come from SolverSettings) -----
-    @property
-    def config(self) -> dict[str, Any]:
-        """Everything needed to rebuild this model with `MultiscaleCNF.from_config`."""
-        settings = asdict(self.settings)
-        del settings["max_steps"]
-        return {**self.architecture, **settings}
-
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> MultiscaleCNF:
         """Build an untrained model from `MultiscaleCNF.config`."""
         return cls(**{k: v for k, v in config.items() if k != "model"})
-
-    def _reset_counters(self) -> None:
-        for counter in self.counters:
-            counter.calls = counter.forward = 0
-
-    def _times(self, start: float, end: float, like: Tensor) -> Tensor:
-        return torch.tensor([start, end], dtype=like.dtype, device=like.device)
 
     def _check_images(self, y: Tensor) -> None:
         if not isinstance(y, Tensor) or y.ndim != 4 or tuple(y.shape[1:]) != self.shape:
@@ -236,15 +221,21 @@ class MultiscaleCNF(SolverSettings, nn.Module):
         :math:`\log|\det \partial z/\partial y|` of shape ``(B,)``, so that
         ``log p(y) = log N(z; 0, I) + log_det``.
 
-        With gradients on and a penalty weight positive, the penalties' path integrals are left
-        in ``self.penalties``.
+        With gradients on and a penalty weight positive, the penalties' path integrals are kept
+        in ``self.penalties``, for inspection (`training_loss` uses the ones
+        `encode_with_penalties` returns).
         """
+        z, log_det, _ = self.encode_with_penalties(y)
+        return z, log_det
+
+    def encode_with_penalties(self, y: Tensor) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+        """`encode`, with the penalties' path integrals summed over blocks."""
         self._check_images(y)
         h, log_det = logit_transform(y, self.alpha)
-        regularizers = self.settings.regularizers if torch.is_grad_enabled() else ()
+        regularizers = self.regularizers_now()
         zeros = torch.zeros(y.shape[0], dtype=y.dtype, device=y.device)
-        self.penalties = dict.fromkeys(regularizers, zeros)
-        self._reset_counters()
+        penalties = dict.fromkeys(regularizers, zeros)
+        self.reset_counters()
         latents, k = [], 0
         for op, _ in self.steps:
             if op == "squeeze":
@@ -253,28 +244,27 @@ class MultiscaleCNF(SolverSettings, nn.Module):
                 z_out, h = h.chunk(2, dim=1)
                 latents.append(z_out.flatten(1))
             else:
-                block = self.blocks[k]
-                block.start_solve(h, self.settings, regularizers)
-                solution = odeint(
-                    block,
-                    (h, zeros, *(zeros for _ in regularizers)),
-                    self._times(self.T, 0.0, h),
-                    counter=self.counters[k],
-                    **self.settings.solver_options,
+                h, delta_logp, block_penalties = solve_density(
+                    self.blocks[k],
+                    h,
+                    time_span(self.T, 0.0, h),
+                    self.settings,
+                    regularizers,
+                    self.counters[k],
                 )
-                h, log_det = solution[0][-1], log_det - solution[1][-1]
-                for name, integral in zip(regularizers, solution[2:]):
-                    self.penalties[name] = self.penalties[name] + integral[-1]
+                log_det = log_det - delta_logp
+                penalties = {name: penalties[name] + block_penalties[name] for name in regularizers}
                 k += 1
         latents.append(h.flatten(1))
-        return torch.cat(latents, dim=1), log_det
+        self.penalties = penalties  # the last solve's, for inspection
+        return torch.cat(latents, dim=1), log_det, penalties
 
     def decode(self, z: Tensor) -> Tensor:
         """Latents ``(B, D)`` (as `encode` returns them) to images in ``[0, 1]``: the exact
         inverse, each CNF integrated forward from 0 to T."""
         if z.ndim != 2 or z.shape[1] != self.dim:
             raise ValueError(f"latents have shape (batch, {self.dim}), got {tuple(z.shape)}")
-        self._reset_counters()
+        self.reset_counters()
         pieces = iter(z.split(self._latent_sizes(), dim=1))
         factored = [next(pieces) for op, _ in self.steps if op == "factor"]
         last_shape = self._final_shape()
@@ -291,7 +281,7 @@ class MultiscaleCNF(SolverSettings, nn.Module):
                 h = odeint(
                     self.blocks[k].net,
                     h,
-                    self._times(0.0, self.T, h),
+                    time_span(0.0, self.T, h),
                     counter=self.counters[k],
                     **self.settings.solver_options,
                 )[-1]
@@ -325,13 +315,11 @@ class MultiscaleCNF(SolverSettings, nn.Module):
 
     def training_loss(self, y: Tensor) -> tuple[Tensor, dict[str, float]]:
         """Mean bits/dim (the NLL in bits per pixel) plus the weighted penalties."""
-        log_prob = self.log_prob(y)
+        z, log_det, penalties = self.encode_with_penalties(y)
+        log_prob = standard_normal_log_prob(z) + log_det
         bpd = bits_per_dim(log_prob, self.dim, self.levels).mean()
-        loss, parts = bpd, {"bits_per_dim": bpd.item(), "nll": -log_prob.mean().item()}
-        for name, integral in self.penalties.items():
-            loss = loss + getattr(self.settings, name) * integral.mean()
-            parts[name] = integral.mean().item()
-        return loss, parts
+        parts = {"bits_per_dim": bpd.item(), "nll": -log_prob.mean().item()}
+        return self.add_penalties(bpd, parts, penalties)
 
     def sample(
         self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None

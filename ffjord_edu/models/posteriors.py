@@ -27,13 +27,16 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Self
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..cnf import AugmentedDynamics, Settings, SolverSettings, standard_normal_log_prob
-from ..solvers import EvaluationCounter, odeint
+from ..cnf import AugmentedDynamics, solve_density, standard_normal_log_prob, time_span
+from ..settings import Settings, SolverSettings
+from ..solvers import EvaluationCounter
 
 __all__ = [
     "POSTERIORS",
@@ -69,6 +72,16 @@ class GaussianPosterior(nn.Module):
 
     def forward(self, features: Tensor) -> tuple[Tensor, Tensor]:
         return self.base(features)
+
+    @property
+    def nfe(self) -> dict[str, int]:
+        """No ODE to solve: no function evaluations (`FFJORDPosterior` counts its own)."""
+        return {"forward": 0, "backward": 0}
+
+    @contextmanager
+    def using(self, **changes: Any) -> Iterator[Self]:
+        """No solver settings to change (`FFJORDPosterior` has them): a no-op."""
+        yield self
 
 
 def planar_step(z: Tensor, u: Tensor, w: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
@@ -262,15 +275,11 @@ class FFJORDPosterior(SolverSettings, GaussianPosterior):
         r"""Carry ``z0`` (``(B, d)``) to :math:`z_T` with per-row weights ``theta``; returns
         ``(z_T, log_det)`` with :math:`\text{log\_det} = \int_0^T \operatorname{Tr}\,\partial f/\partial z\,dt`."""
         self.dynamics.net.condition(theta)
-        self.dynamics.start_solve(z0, self.settings)
-        counter = self.counters[0]
-        counter.calls = counter.forward = 0
-        zeros = torch.zeros(z0.shape[0], dtype=z0.dtype, device=z0.device)
-        times = torch.tensor([0.0, self.T], dtype=z0.dtype, device=z0.device)
-        z, minus_log_det = odeint(
-            self.dynamics, (z0, zeros), times, counter=counter, **self.settings.solver_options
+        self.reset_counters()
+        z, minus_log_det, _ = solve_density(
+            self.dynamics, z0, time_span(0.0, self.T, z0), self.settings, (), self.counters[0]
         )
-        return z[-1], -minus_log_det[-1]
+        return z, -minus_log_det
 
     def forward(self, features: Tensor) -> tuple[Tensor, Tensor]:
         z0, log_q0 = self.base(features)

@@ -27,33 +27,23 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
-from pathlib import Path
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..checkpoint import build_checked, read_checkpoint
 from ..cnf import standard_normal_log_prob
-from ..datasets import images
-from ..runtime import device
-from ..train import TrainConfig, _step_seed, _write_metrics, data_record, train
 from .posteriors import POSTERIORS, FFJORDPosterior, GaussianPosterior
 
 __all__ = [
     "EVALUATE",
     "VAE",
-    "binary_vectors",
     "elbo_from_weights",
     "evaluate_vae",
     "iwae_from_weights",
-    "load_vae",
     "log_importance_weights",
-    "train_vae",
-    "vae_evaluator",
-    "vae_recipe",
 ]
 
 # Settings of the FFJORD posterior for every reported number: dopri5 with tight tolerances and
@@ -102,11 +92,6 @@ def iwae_from_weights(log_weights: Tensor) -> Tensor:
         tensor([0.6931])
     """
     return torch.logsumexp(log_weights, dim=0) - math.log(log_weights.shape[0])
-
-
-def binary_vectors(images_uint8: Tensor, levels: int) -> Tensor:
-    """Images ``(N, C, H, W)`` of integer levels → fixed-binarised float rows ``(N, C·H·W)``."""
-    return images.binarize(images_uint8, levels).flatten(start_dim=1)
 
 
 def _mlp(widths: Sequence[int]) -> nn.Sequential:
@@ -201,20 +186,14 @@ class VAE(nn.Module):
 
     @property
     def nfe(self) -> dict[str, int]:
-        """Function evaluations of the FFJORD posterior's last solve (0 for the others)."""
-        if isinstance(self.posterior, FFJORDPosterior):
-            return self.posterior.nfe
-        return {"forward": 0, "backward": 0}
+        """Function evaluations of the posterior's last solve (0 for posteriors without one)."""
+        return self.posterior.nfe
 
     @contextmanager
     def using(self, **changes: Any) -> Iterator[VAE]:
-        """Change the FFJORD posterior's solver settings for a while (no-op for the others)."""
-        if isinstance(self.posterior, FFJORDPosterior):
-            with self.posterior.using(**changes):
-                yield self
-        else:
-            with nullcontext():
-                yield self
+        """Change the posterior's solver settings for a while (no-op for posteriors without)."""
+        with self.posterior.using(**changes):
+            yield self
 
     def _rows(self, x: Tensor) -> Tensor:
         x = x.reshape(x.shape[0], -1)
@@ -300,99 +279,3 @@ def evaluate_vae(
     if iwae_samples:
         metrics["neg_iwae"] = -float(torch.cat(iwae).mean())
     return metrics
-
-
-def vae_evaluator(validation: Tensor, samples: int = 4) -> Callable[[VAE], dict[str, float]]:
-    """Validation −ELBO during training, with the training solver but the exact trace."""
-
-    def evaluate(model: VAE) -> dict[str, float]:
-        with torch.no_grad(), model.using(trace="exact"):
-            torch.manual_seed(0)
-            neg_elbo = -float(model.elbo(validation, samples).mean())
-        return {"validation_neg_elbo": neg_elbo}
-
-    return evaluate
-
-
-def vae_recipe(posterior: str, data: str = "digits") -> tuple[TrainConfig, dict[str, Any]]:
-    """The shipped models' settings: the same budget for every posterior.
-
-    Digits: a 2-D latent, encoder 64-128-128, 4 planar maps or 4 RK4 steps (16 function
-    evaluations with Hutchinson's trace), 3,000 Adam steps of batch 128 with a cosine schedule
-    from lr 2e-3. MNIST: the paper's sizes are far larger; this
-    laptop recipe keeps a 2-D latent to stay viewable.
-    """
-    if posterior not in POSTERIORS:
-        raise ValueError(f"unknown posterior '{posterior}'; choose one of: {', '.join(POSTERIORS)}")
-    if data == "digits":
-        config = TrainConfig(
-            iters=3000,
-            batch_size=128,
-            lr=2e-3,
-            schedule="cosine",
-            eval_every=500,
-            checkpoint_every=500,
-        )
-        options = {"data_dim": 64, "latent_dim": 2, "hidden": [128, 128]}
-    else:
-        config = TrainConfig(
-            iters=10_000,
-            batch_size=100,
-            lr=1e-3,
-            schedule="cosine",
-            eval_every=1000,
-            checkpoint_every=1000,
-        )
-        options = {"data_dim": 784, "latent_dim": 2, "hidden": [512, 256]}
-    return config, {**options, "posterior": posterior, "flow_steps": 4}
-
-
-def train_vae(
-    data: images.ImageData,
-    config: TrainConfig,
-    out: str | Path,
-    model_options: dict[str, Any] | None = None,
-    resume: bool = False,
-    callback: Callable[[int, dict[str, float]], None] | None = None,
-    validation_samples: int = 4,
-    allow_changes: bool = False,
-) -> tuple[VAE, dict[str, Any]]:
-    """Train a `VAE` on the binarised images of ``data`` with the shared loop `ffjord_edu.train`.
-
-    Batches are drawn from the binarised training split (fixed threshold at half intensity); the
-    validation −ELBO is recorded every ``config.eval_every`` steps. The final model is kept
-    (no model selection), so every posterior gets exactly the same budget.
-
-    Returns:
-        The trained VAE and its metrics (also in ``out/metrics.json``).
-    """
-    torch.manual_seed(config.seed)
-    train_rows = binary_vectors(data.train, data.levels)
-    options = {**(model_options or {}), "data_dim": train_rows.shape[1]}  # the data decides
-    model = VAE(**options).to(device())
-    validation = binary_vectors(data.validation, data.levels).to(device())
-
-    def next_batch(iteration: int) -> Tensor:
-        generator = torch.Generator().manual_seed(_step_seed(config.seed, iteration))
-        return train_rows[torch.randint(len(train_rows), (config.batch_size,), generator=generator)]
-
-    record = data_record(data.name, data.train, data.validation, data.test)
-    metrics = train(
-        model, next_batch, config, out, vae_evaluator(validation, validation_samples),
-        resume, callback, record, allow_changes,
-    )  # fmt: skip
-    _write_metrics(Path(out), metrics)
-    return model, metrics
-
-
-def load_vae(path: str | Path, map_location: str | torch.device = "cpu") -> VAE:
-    """The trained `VAE` in ``path`` (a checkpoint file or a run folder), in eval mode."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "checkpoint.pt"
-    payload = read_checkpoint(path, map_location)
-    config = payload["model_config"]
-    if "posterior" not in config:
-        raise ValueError(f"{path} holds a {config.get('dim', '?')}-D CNF, not a VAE; use load()")
-    model = build_checked(lambda c: VAE(**c), config, payload["model_state"], path)
-    return model.eval()

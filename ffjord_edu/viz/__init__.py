@@ -1,6 +1,6 @@
 """Pictures and widgets: densities on a grid, trajectories, vector fields, frame players."""
 
-from ..source import show_source
+from ..course.source import show_source
 from .density import DensityGrid, density_grid, plot_density, plot_samples
 from .field import plot_vector_field
 from .player import FramePlayer, plotly_density_animation, render_frames

@@ -1,7 +1,7 @@
 """The playground of notebook 11: type a word or upload a picture, train a flow on it, watch.
 
 `Playground` holds the widgets (a text box, an upload button, the objective, Train / Stop, a
-status line and a live view) and one `ffjord_edu.picture_training.PictureTrainer`. Training runs
+status line and a live view) and one `ffjord_edu.training.picture.PictureTrainer`. Training runs
 in a background thread in short steps, so the notebook stays responsive and Stop takes effect
 after the current step; `Playground.train` is the same loop called directly, which is how a
 notebook runs it without a browser (tests, the static book).
@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from ..cnf import CNF
 from ..datasets import picture
 from ..datasets.picture import PictureDensity
-from ..picture_training import (
+from ..training.picture import (
     PICTURE_OBJECTIVES,
     PictureTrainer,
     picture_model,

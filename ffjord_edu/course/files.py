@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from urllib.parse import quote
 
-from .resources import install_spec, notebooks_root, repository_url
+from ..resources import install_spec, notebooks_root, repository_url
 
 __all__ = [
     "SETUP_MARKER",

@@ -1,4 +1,10 @@
-"""Where and how reproducibly code runs: the device, seeds and thread counts."""
+"""Where and how reproducibly code runs: the device, seeds and thread counts.
+
+The one seed rule of training: everything random at step ``i`` of a run seeded ``s`` (the batch,
+its dequantisation noise, Hutchinson's probes) is drawn from `step_seed` ``(s, i)``, so a resumed
+run repeats exactly what an uninterrupted one does, and every process of a data-parallel run
+draws the same global batch.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["device", "fast_mode", "seed_everything"]
+__all__ = ["device", "fast_mode", "seed_everything", "step_generator", "step_seed"]
 
 
 def device() -> torch.device:
@@ -32,3 +38,13 @@ def seed_everything(seed: int, threads: int | None = None) -> None:
     torch.manual_seed(seed)
     if threads is not None:
         torch.set_num_threads(threads)
+
+
+def step_seed(seed: int, iteration: int) -> int:
+    """The seed of training step ``iteration`` of a run seeded ``seed``: ``seed·1,000,003 + i``."""
+    return seed * 1_000_003 + iteration
+
+
+def step_generator(seed: int, iteration: int) -> torch.Generator:
+    """A CPU generator seeded with `step_seed`, for the batch of that step."""
+    return torch.Generator().manual_seed(step_seed(seed, iteration))

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from .nets import ODEnet
+from ..nets import ODEnet
 
 __all__ = ["CONV_LAYERS", "ConcatConv2d", "ConcatSquashConv2d", "ConvODEnet", "IgnoreConv2d"]
 

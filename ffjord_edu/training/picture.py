@@ -1,9 +1,9 @@
 """Training a 2-D flow on your own picture, in short chunks that can stop at any step.
 
-The shared loop (`ffjord_edu.train.train`) runs a fixed number of steps and writes files; the
+The shared loop (`ffjord_edu.training.train`) runs a fixed number of steps and writes files; the
 playground needs a loop that a Stop button can interrupt between two steps and that resumes in
 memory. `PictureTrainer` is that loop, and nothing more: the loss is the same
-`ffjord_edu.flow_matching.objective_loss` (flow matching, or FFJORD's maximum likelihood plus the
+`ffjord_edu.models.flow_matching.objective_loss` (flow matching, or FFJORD's maximum likelihood plus the
 RNODE penalties the `CNF` carries), the learning rate the same `TrainConfig.learning_rate`.
 """
 
@@ -16,10 +16,11 @@ from typing import Any
 
 import torch
 
-from .cnf import CNF
-from .datasets.picture import PictureDensity
-from .flow_matching import objective_loss
-from .train import TrainConfig
+from ..cnf import CNF
+from ..datasets.picture import PictureDensity
+from ..models.flow_matching import objective_loss
+from .loop import TrainConfig
+from .runtime import step_generator, step_seed
 
 __all__ = [
     "PICTURE_OBJECTIVES",
@@ -37,7 +38,7 @@ PICTURE_OBJECTIVES: dict[str, tuple[str, dict[str, float]]] = {
     "maximum likelihood + RNODE": ("mle", {"kinetic": 0.05, "jacobian": 0.05}),
 }
 # The network of every picture flow, and how the maximum-likelihood objective solves it in
-# training: fixed-step RK4 with 8 steps, as the toy recipes with thin arms (ffjord_edu.recipes).
+# training: fixed-step RK4 with 8 steps, as the toy recipes with thin arms (ffjord_edu.training.recipes).
 PICTURE_NETWORK: dict[str, Any] = {"hidden": (128, 128, 128), "activation": "swish"}
 MLE_SOLVER: dict[str, Any] = {"method": "rk4", "step_size": 0.125}
 
@@ -105,8 +106,8 @@ class PictureTrainer:
     def step(self) -> dict[str, float]:
         """One optimiser step on a fresh batch; the batch and the noise are seeded by the step."""
         iteration = self.iteration
-        generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + iteration)
-        torch.manual_seed(self.config.seed * 1_000_003 + iteration)
+        generator = step_generator(self.config.seed, iteration)
+        torch.manual_seed(step_seed(self.config.seed, iteration))
         x = self.density.sample(self.config.batch_size, generator=generator)
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.learning_rate(iteration)

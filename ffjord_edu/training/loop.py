@@ -1,4 +1,12 @@
-"""One training loop for every model: progress bar, evaluation, metrics, checkpoints, resume."""
+"""One training loop for every model: progress bar, evaluation, metrics, checkpoints, resume.
+
+`train` needs of a model only what `Trainable` declares; a task (`ffjord_edu.training.tasks`)
+says what to train on and how to evaluate. One step, in order: the step's seed (`step_seed`),
+the learning rate (`TrainConfig.learning_rate`), this process's shard of the batch
+(`distributed.shard`), the loss through `DistributedDataParallel` when several processes train
+(`distributed.data_parallel`), the backward pass (which averages gradients over processes),
+Adam's step, and the checks that stop a diverging run with its last good checkpoint kept.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +18,16 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
+from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from ..models.flow_matching import OBJECTIVES, objective_loss
+from ..solvers import StepSizeUnderflow
 from . import distributed
-from .checkpoint import (
+from .checkpoints import (
     RunLock,
     check_writable,
     read_checkpoint,
@@ -24,24 +35,58 @@ from .checkpoint import (
     write_atomically,
     write_checkpoint,
 )
-from .cnf import CNF
-from .datasets import tabular, toy
-from .flow_matching import OBJECTIVES, objective_loss
-from .runtime import device
-from .solvers import StepSizeUnderflow
+from .runtime import step_seed
 
 __all__ = [
+    "LOSS_RISE_LIMIT",
+    "SCHEDULES",
     "NonFiniteLossError",
     "ResumeMismatch",
     "TrainConfig",
+    "Trainable",
     "data_record",
-    "evaluate_nll",
-    "tabular_evaluator",
-    "toy_evaluator",
+    "track_validation",
     "train",
-    "train_tabular",
-    "train_toy",
+    "write_metrics",
 ]
+
+
+@runtime_checkable
+class Trainable(Protocol):
+    """What `train` needs of a model (besides being an ``nn.Module``).
+
+    `ffjord_edu.cnf.CNF`, `ffjord_edu.models.multiscale.MultiscaleCNF` and
+    `ffjord_edu.models.vae.VAE` are trainable.
+    """
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild the model, saved with every checkpoint."""
+        ...
+
+    @property
+    def nfe(self) -> dict[str, int]:
+        """Function evaluations of the last solve: ``forward`` and ``backward`` (0 without ODEs)."""
+        ...
+
+    def training_loss(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """The loss of batch ``x`` to minimise, and its parts as numbers for the log."""
+        ...
+
+
+class _Objective(nn.Module):
+    """The model's training objective as a module, so `DistributedDataParallel` can wrap it."""
+
+    def __init__(self, model: nn.Module, objective: str) -> None:
+        super().__init__()
+        self.model = model
+        self.loss = objective_loss(objective)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
+        return self.loss(self.model, x)
+
+
+SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 
 
 @dataclass
@@ -63,7 +108,7 @@ class TrainConfig:
             ``lr_patience`` evaluations in a row without a better validation NLL.
         objective: ``"mle"`` (maximum likelihood through the ODE solve, FFJORD), or
             simulation-free flow matching, ``"fm"`` (independent coupling) or ``"ot-fm"``
-            (mini-batch optimal-transport coupling); see `ffjord_edu.flow_matching`.
+            (mini-batch optimal-transport coupling); see `ffjord_edu.models.flow_matching`.
     """
 
     iters: int = 1000
@@ -97,8 +142,10 @@ class TrainConfig:
             raise ValueError(f"lr_drop must lie in (0, 1], got {self.lr_drop}")
         if not self.lr > 0:
             raise ValueError(f"the learning rate must be positive, got {self.lr}")
-        if self.schedule not in ("constant", "cosine"):
-            raise ValueError(f"unknown schedule '{self.schedule}'; choose one of: constant, cosine")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(
+                f"unknown schedule '{self.schedule}'; choose one of: {', '.join(SCHEDULES)}"
+            )
         if self.objective not in OBJECTIVES:
             raise ValueError(
                 f"unknown objective '{self.objective}'; choose one of: {', '.join(OBJECTIVES)}"
@@ -139,25 +186,12 @@ def data_record(name: str, *splits: torch.Tensor) -> dict[str, Any]:
     return record
 
 
-def _step_seed(seed: int, iteration: int) -> int:
-    return seed * 1_000_003 + iteration
-
-
-@torch.no_grad()
-def evaluate_nll(
-    model: CNF, data: torch.Tensor, atol: float = 1e-5, rtol: float = 1e-5, chunk: int = 5000
-) -> float:
-    """Mean negative log-likelihood in nats, with the exact trace and dopri5 at the given tolerances."""
-    with model.using(trace="exact", method="dopri5", atol=atol, rtol=rtol, step_size=None):
-        return float(torch.cat([-model.log_prob(x) for x in data.split(chunk)]).mean())
-
-
 def train(
-    model: CNF,
+    model: Trainable,
     next_batch: Callable[[int], torch.Tensor],
     config: TrainConfig,
     out: str | Path,
-    evaluate: Callable[[CNF], dict[str, float]],
+    evaluate: Callable[[Any], dict[str, float]],
     resume: bool = False,
     callback: Callable[[int, dict[str, float]], None] | None = None,
     data: dict[str, Any] | None = None,
@@ -187,7 +221,7 @@ def train(
         NonFiniteLossError: the loss or the parameters became NaN or infinite, or the solver's
             step size underflowed; the last checkpoint (finite) is untouched.
         ResumeMismatch: resuming with other data or settings, without ``allow_changes``.
-        ffjord_edu.checkpoint.RunFolderBusy: another run is writing into ``out``.
+        ffjord_edu.training.checkpoints.RunFolderBusy: another run is writing into ``out``.
         OSError: ``out`` cannot be written (read-only, no permission, full disk); checked
             before the first step.
     """
@@ -206,17 +240,21 @@ def train(
 
 
 def _train(
-    model: CNF,
+    model: Any,
     next_batch: Callable[[int], torch.Tensor],
     config: TrainConfig,
     out: Path,
-    evaluate: Callable[[CNF], dict[str, float]],
+    evaluate: Callable[[Any], dict[str, float]],
     resume: bool,
     callback: Callable[[int, dict[str, float]], None] | None,
     data: dict[str, Any] | None,
     allow_changes: bool,
 ) -> dict[str, Any]:
-    compute_loss = objective_loss(config.objective)
+    if not isinstance(model, Trainable):
+        raise TypeError(
+            f"{type(model).__name__} cannot be trained: train needs a model with config, nfe and "
+            "training_loss (ffjord_edu.training.Trainable)"
+        )
     checkpoint_path = out / "checkpoint.pt"
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     state: dict[str, Any] = {
@@ -248,6 +286,7 @@ def _train(
     best_state = (
         read_checkpoint(best_path)["model_state"] if resume and best_path.exists() else None
     )
+    objective = distributed.data_parallel(_Objective(model, config.objective))
     main_process = distributed.is_main()  # only rank 0 writes files and shows progress
     if main_process:  # model + Adam's two moments, best.pt, and a temporary copy while saving
         parameter_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
@@ -264,14 +303,14 @@ def _train(
     for iteration in bar:
         if state["stopped_early"]:
             break
-        torch.manual_seed(_step_seed(config.seed, iteration))
+        torch.manual_seed(step_seed(config.seed, iteration))
         for group in optimizer.param_groups:
             group["lr"] = config.learning_rate(iteration) * state["lr_scale"]
         x = distributed.shard(next_batch(iteration)).to(target)
         started = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         try:
-            loss, parts = compute_loss(model, x)
+            loss, parts = objective(x)  # under DDP, backward averages the gradients
             nfe_forward = model.nfe["forward"]
             if not distributed.all_finite(loss.detach()):
                 raise _diverged(f"the loss became {loss.item()}", iteration, checkpoint_path)
@@ -280,7 +319,6 @@ def _train(
             raise _diverged(
                 "the ODE solver's step size underflowed", iteration, checkpoint_path
             ) from error
-        distributed.average_gradients(model)
         optimizer.step()
         finite = torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all()
         if not distributed.all_finite(torch.where(finite, 0.0, torch.nan)):
@@ -306,7 +344,7 @@ def _train(
                     "the evaluation solve's step size underflowed", iteration, checkpoint_path
                 ) from error
             model.train()
-            if "validation_nll" in record and _track_validation(state, record, config):
+            if "validation_nll" in record and track_validation(state, record, config):
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 if main_process:
                     write_checkpoint(
@@ -340,7 +378,7 @@ def _train(
         model.load_state_dict(best_state)
     metrics = _summary(state, config)
     if main_process:
-        _write_metrics(out, metrics)
+        write_metrics(out, metrics)
     return metrics
 
 
@@ -366,13 +404,16 @@ def _warn_if_the_loss_ran_away(state: dict[str, Any], loss: float, config: Train
     )
 
 
-def _write_metrics(out: Path, metrics: dict[str, Any]) -> None:
+def write_metrics(out: Path, metrics: dict[str, Any]) -> None:
+    """Write ``out/metrics.json`` atomically, on the main process only."""
+    if not distributed.is_main():
+        return
     write_atomically(
         out / "metrics.json", lambda f: Path(f).write_text(json.dumps(metrics, indent=2))
     )
 
 
-def _track_validation(state: dict[str, Any], record: dict[str, Any], config: TrainConfig) -> bool:
+def track_validation(state: dict[str, Any], record: dict[str, Any], config: TrainConfig) -> bool:
     """Note a new best validation NLL (returns True), or drop the learning rate on a plateau
     and decide to stop early."""
     validation_nll = record["validation_nll"]
@@ -441,102 +482,3 @@ def _summary(state: dict[str, Any], config: TrainConfig) -> dict[str, Any]:
         "config": asdict(config),
         "history": state["history"],
     }
-
-
-def toy_evaluator(
-    name: str, n: int = 10_000, atol: float = 1e-5, rtol: float = 1e-5, seed: int = 2_147_483_647
-) -> Callable[[CNF], dict[str, float]]:
-    """Test NLL on ``n`` fresh samples (a seed no training batch uses), and the KL gap
-    ``test_nll - entropy`` where the true entropy is known."""
-    test = toy.sample(name, n, seed=seed)
-    entropy = toy.entropy(name) if name in toy.HAS_LOG_PROB else None
-
-    def evaluate(model: CNF) -> dict[str, float]:
-        nll = evaluate_nll(model, test.to(next(model.parameters()).device), atol, rtol)
-        metrics = {"test_nll": nll}
-        if entropy is not None:
-            metrics.update(true_entropy=entropy, kl_gap=nll - entropy)
-        return metrics
-
-    return evaluate
-
-
-def train_toy(
-    data: str,
-    config: TrainConfig,
-    out: str | Path,
-    model_options: dict[str, Any] | None = None,
-    resume: bool = False,
-    eval_samples: int = 10_000,
-    callback: Callable[[int, dict[str, float]], None] | None = None,
-    allow_changes: bool = False,
-) -> tuple[CNF, dict[str, Any]]:
-    """Train a 2-D `CNF` on the toy density ``data`` (see `ffjord_edu.datasets.toy.NAMES`).
-
-    Returns:
-        The trained flow and its metrics (also in ``out/metrics.json``).
-    """
-    if data not in toy.NAMES:
-        raise ValueError(f"unknown toy dataset '{data}'; choose one of: {', '.join(toy.NAMES)}")
-    torch.manual_seed(config.seed)
-    model = CNF(2, **(model_options or {})).to(device())
-    evaluate = toy_evaluator(data, eval_samples, config.eval_atol, config.eval_rtol)
-
-    def next_batch(iteration: int) -> torch.Tensor:
-        return toy.sample(data, config.batch_size, seed=_step_seed(config.seed, iteration))
-
-    metrics = train(
-        model, next_batch, config, out, evaluate, resume, callback, data_record(data), allow_changes
-    )
-    return model, metrics
-
-
-def tabular_evaluator(
-    data: tabular.TabularData, atol: float = 1e-5, rtol: float = 1e-5
-) -> Callable[[CNF], dict[str, float]]:
-    """Validation NLL (exact trace), for learning-rate drops and early stopping."""
-
-    def evaluate(model: CNF) -> dict[str, float]:
-        validation = data.validation.to(next(model.parameters()).device)
-        return {"validation_nll": evaluate_nll(model, validation, atol, rtol)}
-
-    return evaluate
-
-
-def train_tabular(
-    data: tabular.TabularData,
-    config: TrainConfig,
-    out: str | Path,
-    model_options: dict[str, Any] | None = None,
-    resume: bool = False,
-    callback: Callable[[int, dict[str, float]], None] | None = None,
-    allow_changes: bool = False,
-) -> tuple[CNF, dict[str, Any]]:
-    """Train a `CNF` on a tabular data set with the benchmark protocol.
-
-    Batches are drawn from the training split; the validation NLL drives learning-rate drops
-    and early stopping (``config.patience``, ``config.lr_patience``); the best model is then
-    evaluated once on the test split, with the exact trace, and ``test_nll`` joins the metrics.
-
-    Returns:
-        The best flow and its metrics (also in ``out/metrics.json``).
-    """
-    torch.manual_seed(config.seed)
-    model = CNF(data.dim, **(model_options or {})).to(device())
-    train_rows = data.train
-
-    def next_batch(iteration: int) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(_step_seed(config.seed, iteration))
-        return train_rows[torch.randint(len(train_rows), (config.batch_size,), generator=generator)]
-
-    evaluate = tabular_evaluator(data, config.eval_atol, config.eval_rtol)
-    record = data_record(data.name, data.train, data.validation, data.test)
-    metrics = train(
-        model, next_batch, config, out, evaluate, resume, callback, record, allow_changes
-    )
-    model.eval()
-    test = data.test.to(next(model.parameters()).device)
-    metrics["test_nll"] = evaluate_nll(model, test, config.eval_atol, config.eval_rtol)
-    if distributed.is_main():
-        _write_metrics(Path(out), metrics)
-    return model, metrics

@@ -2,7 +2,7 @@
 
 The convention: an exercise is a markdown cell stating the task, a code cell tagged
 ``solution`` that only defines the answer names (assignments and ``def``s), and a code cell
-tagged ``check`` that calls `ffjord_edu.checks`. Each name in a solution cell carries its task:
+tagged ``check`` that calls `ffjord_edu.course.checks`. Each name in a solution cell carries its task:
 a ``def`` its docstring, an assignment the comment lines just above it. The student edition
 replaces every solution cell by a stub that keeps those comments (and a function's signature)
 and sets each name to ``...``, so the student sees exactly what to write, and each check prints

@@ -39,9 +39,9 @@ from typing import Any
 
 import torch
 
-from .cnf import standard_normal_log_prob
-from .solvers import odeint
-from .trace import hutchinson_divergence, sample_probe
+from ..cnf import standard_normal_log_prob
+from ..solvers import odeint
+from ..trace import hutchinson_divergence, sample_probe
 
 __all__ = [
     "FLIPPED_LOG_DET",
@@ -155,7 +155,9 @@ def _graded(name: str, ok: bool, message: str, hint: Hint = "", expected: str = 
         if tries >= REVEAL_AFTER:
             message += f" (The expected value: {expected}.)"
         elif tries == REVEAL_AFTER - 1:
-            message += f' Stuck? ffjord_edu.checks.show_answer("{name}") prints the expected value.'
+            message += (
+                f' Stuck? ffjord_edu.course.checks.show_answer("{name}") prints the expected value.'
+            )
     return _verdict(False, message)
 
 
@@ -753,7 +755,7 @@ def check_second_order(
 
 
 def _divergence_by_autograd(field: Callable, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    from .trace import exact_divergence
+    from ..trace import exact_divergence
 
     with torch.enable_grad():
         z = z.detach().clone().requires_grad_(True)
@@ -870,7 +872,7 @@ def _augmented_exact(field: Callable) -> Callable:
         with torch.enable_grad():
             z = z.detach().requires_grad_(True)
             velocity = field(t, z)
-            from .trace import exact_divergence
+            from ..trace import exact_divergence
 
             divergence = exact_divergence(velocity, z, create_graph=False)
         return velocity.detach(), -divergence.detach()
@@ -880,7 +882,7 @@ def _augmented_exact(field: Callable) -> Callable:
 
 def _density_solve(field: Callable, x: torch.Tensor, t0: float, t1: float) -> tuple:
     """``(z, ell)`` at ``t1`` of the augmented state ``(x, 0)`` at ``t0``, solved tightly."""
-    from .solvers import odeint
+    from ..solvers import odeint
 
     state = (x, torch.zeros(len(x), dtype=x.dtype))
     times = torch.tensor([t0, t1], dtype=x.dtype)
@@ -896,7 +898,7 @@ def check_density_solve(log_p1: Any, field: Callable, name: str = "log_p1_swirl"
     (agreement to 1e-4). Named: time running the wrong way (the same solve from 0 to 1, also at
     the default tolerance), the sign of :math:`\Delta\log p`, and :math:`\Delta\log p` left out.
     """
-    from .cnf import standard_normal_log_prob
+    from ..cnf import standard_normal_log_prob
 
     def solve(x: torch.Tensor, t0: float, t1: float) -> torch.Tensor:
         z, ell = _density_solve(field, x, t0, t1)
@@ -1169,8 +1171,8 @@ def check_log_density_from_flow(
     \Delta\log p`. Named: the sign of :math:`\Delta\log p`, :math:`\Delta\log p` left out, and a
     missing normalising constant.
     """
-    from .cnf import standard_normal_log_prob
-    from .datasets import toy
+    from ..cnf import standard_normal_log_prob
+    from ..datasets import toy
 
     def parts(wrapped: _ForwardOnly, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z, delta_logp = wrapped(x)
@@ -1201,7 +1203,7 @@ def check_kl_gaps(
     :math:`\overline{\text{NLL}} - H` for the checkerboard and
     :math:`\frac1n\sum_i \log p_\text{data}(x_i) - \log p_\text{model}(x_i)` for 8gaussians.
     """
-    from .datasets import toy
+    from ..datasets import toy
 
     nll_board = nll_samples["checkerboard"].double()
     gap = float(nll_board.mean()) - toy.entropy("checkerboard")
@@ -1270,7 +1272,7 @@ def check_logit_normal(
 
 def _adjoint_by_autograd(theta: float, z0: float) -> torch.Tensor:
     """``[dL/dθ, dL/dz0]`` for ż = θz, L = ½ z(1)², by autograd through a tight solve."""
-    from .solvers import odeint
+    from ..solvers import odeint
 
     theta_ = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
     start = torch.tensor([z0], dtype=torch.float64, requires_grad=True)
@@ -1501,7 +1503,7 @@ def _stroke_pictures() -> dict[str, Any]:
     """The pictures the notebook-11 checks use: a word in bold and in normal weight, and noise."""
     import numpy as np
 
-    from .datasets import picture
+    from ..datasets import picture
 
     generator = np.random.default_rng(11)
     return {
@@ -1656,7 +1658,7 @@ def _kl_with_leak(leaked: float) -> float:
     ``leaked`` outside p's ink: q = (1 − leaked) p on the ink, the rest spread over empty pixels."""
     import numpy as np
 
-    from .datasets import picture
+    from ..datasets import picture
 
     weights = np.zeros((6, 8))
     weights[1:5, 2:4] = np.arange(1.0, 9.0).reshape(4, 2)

@@ -31,8 +31,6 @@ from typing import Any
 
 import torch
 
-from .cnf import CNF
-
 __all__ = [
     "FORMAT",
     "DamagedCheckpoint",
@@ -40,7 +38,6 @@ __all__ = [
     "RunLock",
     "check_writable",
     "checksum",
-    "load",
     "read_checkpoint",
     "remove_stale_temporaries",
     "write_atomically",
@@ -260,26 +257,6 @@ def _check_bounds(config: Any, path: str | Path) -> None:
                     f"{path}: model_config {key!r} = {value} is out of bounds (at most {limit}); "
                     "the file was altered or crafted"
                 )
-
-
-def load(path: str | Path, map_location: str | torch.device = "cpu") -> torch.nn.Module:
-    """The trained flow in ``path``: a checkpoint file, or a training run's folder.
-
-    For example ``load("runs/8gaussians")`` after
-    ``python -m ffjord_edu train toy --data 8gaussians --out runs/8gaussians``.
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "checkpoint.pt"
-    payload = read_checkpoint(path, map_location)
-    config = payload["model_config"]
-    if isinstance(config, dict) and config.get("model") == "multiscale":  # imported when needed
-        from .models.multiscale import MultiscaleCNF
-
-        factory: Callable[[dict[str, Any]], torch.nn.Module] = MultiscaleCNF.from_config
-    else:
-        factory = CNF.from_config
-    return build_checked(factory, config, payload["model_state"], path).eval()
 
 
 # ---------------------------------------------------------------------------------------------

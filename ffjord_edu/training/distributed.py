@@ -1,10 +1,12 @@
-"""Data-parallel training across processes (``torchrun``), written out so it can be read.
+"""Data-parallel training across processes: ``torchrun`` starts them, PyTorch's
+``DistributedDataParallel`` (DDP) keeps them in step.
 
 Every process holds the same model and draws the same global batch (batches are a function of
 the seed and the iteration); process ``r`` of ``n`` keeps the ``r``-th of ``n`` equal shards.
-After the backward pass the gradients are averaged over processes, so every process takes the
-same optimiser step as one process on the whole batch would. This is what
-``DistributedDataParallel`` does, without the overlap of communication and computation.
+DDP averages the gradients over processes during the backward pass (in buckets, overlapped
+with the computation), so every process takes the same optimiser step as one process on the
+whole batch would. The few numbers the loop must agree on besides (is the loss finite? its mean
+for the log) go through one all-reduce each.
 
     torchrun --nproc_per_node=4 -m ffjord_edu train tabular --data power --root data --preset paper …
 """
@@ -19,7 +21,7 @@ from torch import Tensor, nn
 
 __all__ = [
     "all_finite",
-    "average_gradients",
+    "data_parallel",
     "is_main",
     "mean_over_processes",
     "setup_from_environment",
@@ -65,15 +67,20 @@ def shard(batch: Tensor) -> Tensor:
     return batch.chunk(size)[rank]
 
 
-def average_gradients(model: nn.Module) -> None:
-    """Replace every gradient by its mean over processes (one all-reduce per parameter)."""
-    size = world()[1]
-    if size == 1:
-        return
-    for parameter in model.parameters():
-        if parameter.grad is not None:
-            dist.all_reduce(parameter.grad, op=dist.ReduceOp.SUM)
-            parameter.grad /= size
+def data_parallel(module: nn.Module) -> nn.Module:
+    """``module`` wrapped in `DistributedDataParallel` when several processes train, else itself.
+
+    DDP registers a hook on every parameter that all-reduces its gradient (bucketed) as soon as
+    the backward pass has produced it, and divides by the number of processes.
+    ``find_unused_parameters`` lets a step leave some parameters without a gradient (flow
+    matching samples times, so a block of a stacked flow may get none in a small batch).
+    """
+    if world()[1] == 1:
+        return module
+    devices = [torch.cuda.current_device()] if next(module.parameters()).is_cuda else None
+    return nn.parallel.DistributedDataParallel(
+        module, device_ids=devices, broadcast_buffers=False, find_unused_parameters=True
+    )
 
 
 def all_finite(value: Tensor) -> bool:

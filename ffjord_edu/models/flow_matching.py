@@ -40,7 +40,8 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
-from .cnf import CNF, check_batch
+from ..cnf import CNF
+from ..settings import check_batch
 
 __all__ = [
     "COUPLINGS",
@@ -60,7 +61,7 @@ __all__ = [
 ]
 
 COUPLINGS: tuple[str, ...] = ("independent", "ot")
-# Training objectives of `ffjord_edu.train.TrainConfig`: maximum likelihood, or flow matching
+# Training objectives of `ffjord_edu.training.TrainConfig`: maximum likelihood, or flow matching
 # with one of the couplings.
 OBJECTIVES: dict[str, str | None] = {"mle": None, "fm": "independent", "ot-fm": "ot"}
 # The OT coupling solves the assignment within blocks of at most this many rows of a batch:
