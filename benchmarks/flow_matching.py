@@ -68,7 +68,7 @@ from ffjord_edu.models.flow_matching import (
 )
 from ffjord_edu.training import TrainConfig, evaluate_nll, train
 from ffjord_edu.training.recipes import Recipe, flow_matching_toy_recipe, shortened, toy_recipe
-from ffjord_edu.training.runtime import seed_everything
+from ffjord_edu.training.runtime import seed_everything, step_seed
 
 DATA = "8gaussians"
 OBJECTIVES = ("mle", "fm", "ot-fm")
@@ -122,7 +122,7 @@ def train_timed(objective: str, seed: int, quick: bool, folder: Path) -> dict[st
     loads: list[float] = []
 
     def next_batch(iteration: int) -> torch.Tensor:
-        return toy.sample(DATA, config.batch_size, seed=seed * 1_000_003 + iteration)
+        return toy.sample(DATA, config.batch_size, seed=step_seed(seed, iteration))
 
     def mark() -> None:
         clock["last"] = (time.perf_counter(), time.thread_time())

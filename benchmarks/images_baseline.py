@@ -37,6 +37,7 @@ from ffjord_edu.datasets import images
 from ffjord_edu.models.pixels import bits_per_dim, logit_transform
 from ffjord_edu.training import EVAL_SEED
 from ffjord_edu.training.recipes import image_recipe
+from ffjord_edu.training.runtime import step_generator
 
 ROOT = Path(__file__).resolve().parents[1]
 LEVELS, DIM = 17, 64
@@ -76,7 +77,7 @@ def train_baseline(arguments: argparse.Namespace) -> dict:
     spent, iteration, best, best_test, history = 0.0, 0, math.inf, math.inf, []
     next_check = arguments.check_every
     while spent < arguments.seconds:
-        generator = torch.Generator().manual_seed(arguments.seed * 1_000_003 + iteration)
+        generator = step_generator(arguments.seed, iteration)
         rows = torch.randint(len(data.train), (batch_size,), generator=generator)
         started = time.perf_counter()
         y = images.dequantize(data.train[rows], LEVELS, generator)

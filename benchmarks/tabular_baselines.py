@@ -60,7 +60,7 @@ from ffjord_edu.datasets import tabular
 from ffjord_edu.resources import data_root
 from ffjord_edu.training import TrainConfig, train_tabular
 from ffjord_edu.training.recipes import tabular_recipe
-from ffjord_edu.training.runtime import seed_everything
+from ffjord_edu.training.runtime import seed_everything, step_generator
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = "breast_cancer"
@@ -159,7 +159,7 @@ def train_realnvp(
     history: list[dict[str, float]] = []
     started = time.perf_counter()
     while time.perf_counter() - started < seconds:
-        generator = torch.Generator().manual_seed(config.seed * 1_000_003 + iteration)
+        generator = step_generator(config.seed, iteration)
         rows = torch.randint(len(data.train), (config.batch_size,), generator=generator)
         loss = -model.log_prob(data.train[rows]).mean()
         optimizer.zero_grad(set_to_none=True)

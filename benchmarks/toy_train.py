@@ -60,6 +60,7 @@ from ffjord_edu.datasets import toy
 from ffjord_edu.nets import ODEnet
 from ffjord_edu.trace import exact_divergence
 from ffjord_edu.training import TrainConfig, evaluate_nll
+from ffjord_edu.training.runtime import step_seed
 
 DATA = "8gaussians"
 BATCH = 512
@@ -101,7 +102,7 @@ QUICK = Plan(
 
 def training_batch(seed: int, iteration: int) -> Tensor:
     """The batch of ``iteration``, drawn with the seeds that `train_toy` uses."""
-    return toy.sample(DATA, BATCH, seed=seed * 1_000_003 + iteration)
+    return toy.sample(DATA, BATCH, seed=step_seed(seed, iteration))
 
 
 class CallCounter:

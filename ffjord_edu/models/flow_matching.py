@@ -40,7 +40,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
-from ..cnf import CNF
+from ..cnf import CNF, block_of
 from ..settings import check_batch
 
 __all__ = [
@@ -147,9 +147,10 @@ def velocity(model: CNF, t: Tensor, z: Tensor) -> Tensor:
     r"""The flow's velocity :math:`f(t_i, z_i)` at one global time per row, shape ``(B, D)``.
 
     Global time :math:`s \in [0, \text{blocks}\cdot T]` belongs to block
-    :math:`k = \lfloor s / T \rfloor`, which sees it as local time :math:`s - kT`.
+    :math:`k = \lfloor s / T \rfloor` (`ffjord_edu.cnf.block_of`, the rule the CNF's own solves
+    use), which sees it as local time :math:`s - kT`.
     """
-    k = (t / model.T).floor().clamp(0, len(model.blocks) - 1).long()
+    k = block_of(t, model.T, len(model.blocks)).to(t.device)
     out = torch.empty_like(z)
     for block in k.unique().tolist():
         rows = k == block

@@ -270,7 +270,7 @@ IMAGE_PRESETS: dict[str, Recipe] = {
 
 
 def image_recipe(name: str) -> Recipe:
-    """The preset ``name`` (one of `PRESETS`)."""
+    """The preset ``name`` (one of `IMAGE_PRESETS`)."""
     if name not in IMAGE_PRESETS:
         raise ValueError(
             f"unknown image preset '{name}'; choose one of: {', '.join(IMAGE_PRESETS)}"
