@@ -242,18 +242,7 @@ class CNF(SolverSettings, nn.Module):
             if isinstance(value, bool) or not hasattr(value, "__index__") or value < 1:
                 raise ValueError(f"{name} must be at least 1 (a whole number), got {value!r}")
         self.dim, self.T = dim, float(T)
-        self.settings = Settings(
-            trace=trace,
-            noise=noise,
-            method=method,
-            atol=atol,
-            rtol=rtol,
-            step_size=step_size,
-            backend=backend,
-            adjoint=adjoint,
-            kinetic=kinetic,
-            jacobian=jacobian,
-        )
+        self.settings = Settings.pick(locals())  # the solver arguments, validated
         self.architecture = {
             "dim": dim,
             "hidden": list(hidden),

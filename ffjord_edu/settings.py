@@ -13,7 +13,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Self
 
 import torch
@@ -68,6 +68,12 @@ class Settings:
                 f"regularisation weights must be >= 0 and finite (0 turns a penalty off), got "
                 f"kinetic={self.kinetic}, jacobian={self.jacobian}"
             )
+
+    @classmethod
+    def pick(cls, arguments: dict[str, Any]) -> Settings:
+        """The settings among a model constructor's ``arguments`` (its ``locals()``), validated."""
+        names = {field.name for field in fields(cls)}
+        return cls(**{name: value for name, value in arguments.items() if name in names})
 
     @property
     def regularizers(self) -> tuple[str, ...]:

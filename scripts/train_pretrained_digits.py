@@ -2,7 +2,7 @@
 
     python scripts/train_pretrained_digits.py
 
-Trains the ``digits`` preset of `ffjord_edu.training` (seed 0, one thread) on the embedded
+Trains the ``digits`` preset of `ffjord_edu.training.recipes` (seed 0, one thread) on the embedded
 scikit-learn digits, keeps the model with the best validation bits/dim, measures its test
 bits/dim (exact trace, dopri5 at atol = rtol = 1e-5, fixed dequantisation noise), and saves it
 without optimiser state with its metrics (also in digits.json); the table in data/README.md is

@@ -163,18 +163,7 @@ class MultiscaleCNF(SolverSettings, nn.Module):
         self.shape, self.levels, self.alpha, self.T = tuple(shape), int(levels), alpha, float(T)
         self.dim = math.prod(self.shape)
         self.steps = plan(self.shape, scales, blocks)
-        self.settings = Settings(
-            trace=trace,
-            noise=noise,
-            method=method,
-            atol=atol,
-            rtol=rtol,
-            step_size=step_size,
-            backend=backend,
-            adjoint=adjoint,
-            kinetic=kinetic,
-            jacobian=jacobian,
-        )
+        self.settings = Settings.pick(locals())  # the solver arguments, validated
         self.architecture = {
             "model": "multiscale",
             "shape": list(self.shape),

@@ -266,9 +266,7 @@ class FFJORDPosterior(SolverSettings, GaussianPosterior):
         with torch.no_grad():
             self.hyper.weight.mul_(0.1)
         nn.init.zeros_(self.hyper.bias)
-        self.settings = Settings(
-            trace=trace, noise=noise, method=method, atol=atol, rtol=rtol, step_size=step_size
-        )
+        self.settings = Settings.pick(locals())  # the solver arguments, validated
         self.counters = [EvaluationCounter()]  # one ODE block
 
     def flow(self, z0: Tensor, theta: Tensor) -> tuple[Tensor, Tensor]:

@@ -117,7 +117,13 @@ PAPER_TABULAR: dict[str, tuple[str, int, int, int, int]] = {
 
 
 TABULAR_PRESETS: tuple[str, ...] = ("laptop", "paper")
-VAE_DATA: tuple[str, ...] = ("digits", "mnist")
+# The VAE's budget per data set: iterations, batch size, learning rate, evaluation interval,
+# and the widths of the encoder's and decoder's hidden layers.
+VAE_BUDGETS: dict[str, tuple[int, int, float, int, list[int]]] = {
+    "digits": (3000, 128, 2e-3, 500, [128, 128]),
+    "mnist": (10_000, 100, 1e-3, 1000, [512, 256]),
+}
+VAE_DATA: tuple[str, ...] = tuple(VAE_BUDGETS)
 
 
 def tabular_recipe(name: str, dim: int, preset: str = "laptop", seed: int = 0) -> Recipe:
@@ -290,24 +296,14 @@ def vae_recipe(posterior: str, data: str = "digits") -> Recipe:
         raise ValueError(f"unknown posterior '{posterior}'; choose one of: {', '.join(POSTERIORS)}")
     if data not in VAE_DATA:
         raise ValueError(f"no VAE recipe for '{data}'; choose one of: {', '.join(VAE_DATA)}")
-    if data == "digits":
-        config = TrainConfig(
-            iters=3000,
-            batch_size=128,
-            lr=2e-3,
-            schedule="cosine",
-            eval_every=500,
-            checkpoint_every=500,
-        )
-        options = {"data_dim": 64, "latent_dim": 2, "hidden": [128, 128]}
-    else:
-        config = TrainConfig(
-            iters=10_000,
-            batch_size=100,
-            lr=1e-3,
-            schedule="cosine",
-            eval_every=1000,
-            checkpoint_every=1000,
-        )
-        options = {"data_dim": 784, "latent_dim": 2, "hidden": [512, 256]}
+    iters, batch_size, lr, every, hidden = VAE_BUDGETS[data]
+    config = TrainConfig(
+        iters=iters,
+        batch_size=batch_size,
+        lr=lr,
+        schedule="cosine",
+        eval_every=every,
+        checkpoint_every=every,
+    )
+    options = {"data_dim": 64 if data == "digits" else 784, "latent_dim": 2, "hidden": hidden}
     return Recipe(config, {**options, "posterior": posterior, "flow_steps": 4}, data=data)
