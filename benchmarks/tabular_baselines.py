@@ -58,9 +58,10 @@ from torch import Tensor, nn
 from ffjord_edu.cnf import CNF, standard_normal_log_prob
 from ffjord_edu.datasets import tabular
 from ffjord_edu.resources import data_root
-from ffjord_edu.training import TrainConfig, train_tabular
+from ffjord_edu.training import TrainConfig, train, train_tabular
 from ffjord_edu.training.recipes import tabular_recipe
-from ffjord_edu.training.runtime import seed_everything, step_generator
+from ffjord_edu.training.runtime import seed_everything
+from ffjord_edu.training.tasks import rows_of_step
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = "breast_cancer"
@@ -135,6 +136,23 @@ class RealNVP(nn.Module):
             AffineCoupling(mask, hidden) for mask in coupling_masks(dim, layers)
         )
 
+    @property
+    def config(self) -> dict[str, Any]:
+        """The architecture, saved with the shared loop's checkpoints."""
+        first = self.layers[0]
+        widths = [layer.out_features for layer in first.net if isinstance(layer, nn.Linear)]
+        return {"dim": first.mask.numel(), "layers": len(self.layers), "hidden": widths[:-1]}
+
+    @property
+    def nfe(self) -> dict[str, int]:
+        """No ODE: no function evaluations."""
+        return {"forward": 0, "backward": 0}
+
+    def training_loss(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """The mean negative log-likelihood of the batch."""
+        nll = -self.log_prob(x).mean()
+        return nll, {"nll": nll.item()}
+
     def log_prob(self, x: Tensor) -> Tensor:
         """log p(x) = log N(z) + Σ log|det|, shape (B,)."""
         log_det = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
@@ -151,40 +169,29 @@ def parameter_count(model: nn.Module) -> int:
 def train_realnvp(
     model: RealNVP, data: tabular.TabularData, config: TrainConfig, seconds: float
 ) -> dict[str, Any]:
-    """Adam on ``data.train`` for ``seconds`` of wall-clock time, with the CNF's batches and its
-    validation rules (evaluate every ``eval_every``, lr × ``lr_drop`` after every
-    ``lr_patience`` stale evaluations); the best-validation model is restored."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    best, best_state, stale, iteration = math.inf, None, 0, 0
-    history: list[dict[str, float]] = []
+    """Adam on ``data.train`` for ``seconds`` of wall-clock time through the shared loop
+    (`ffjord_edu.training.train`): the CNF's batches and its validation rules (evaluate every
+    ``eval_every``, lr × ``lr_drop`` after every ``lr_patience`` stale evaluations, no early
+    stop); the best-validation model is restored."""
+    budget = replace(config, iters=10**9, patience=None, checkpoint_every=config.eval_every)
+
+    @torch.no_grad()
+    def evaluate(flow: RealNVP) -> dict[str, float]:
+        return {"validation_nll": float(-flow.log_prob(data.validation).mean())}
+
     started = time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        generator = step_generator(config.seed, iteration)
-        rows = torch.randint(len(data.train), (config.batch_size,), generator=generator)
-        loss = -model.log_prob(data.train[rows]).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        iteration += 1
-        if iteration % config.eval_every == 0:
-            with torch.no_grad():
-                validation = float(-model.log_prob(data.validation).mean())
-            history.append({"iteration": iteration, "validation_nll": validation})
-            if validation < best:
-                best, stale = validation, 0
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                stale += 1
-                if config.lr_patience is not None and stale % config.lr_patience == 0:
-                    for group in optimizer.param_groups:
-                        group["lr"] *= config.lr_drop
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    with tempfile.TemporaryDirectory(prefix="realnvp-") as out:
+        metrics = train(
+            model, rows_of_step(data.train, budget), budget, out, evaluate, time_budget=seconds
+        )
     return {
-        "iters": iteration,
+        "iters": metrics["iters"],
         "seconds": time.perf_counter() - started,
-        "best_validation_nll": best,
-        "history": history,
+        "best_validation_nll": metrics["best_validation_nll"],
+        "history": [
+            {"iteration": h["iteration"], "validation_nll": h["validation_nll"]}
+            for h in metrics["history"]
+        ],
     }
 
 

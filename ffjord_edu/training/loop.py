@@ -196,6 +196,7 @@ def train(
     callback: Callable[[int, dict[str, float]], None] | None = None,
     data: dict[str, Any] | None = None,
     allow_changes: bool = False,
+    time_budget: float | None = None,
 ) -> dict[str, Any]:
     """Minimise :math:`-\\mathbb{E}[\\log p(x)]` (plus any penalties) with Adam, writing ``out/metrics.json`` and
     ``out/checkpoint.pt``; or, with ``config.objective`` ``"fm"``/``"ot-fm"``, the flow matching
@@ -213,6 +214,9 @@ def train(
         callback: called as ``callback(iteration, record)`` after every step (live plots).
         data: what identifies the data (`data_record`), saved with the checkpoint.
         allow_changes: resume even though the data or the training settings changed.
+        time_budget: stop after this many seconds of wall-clock time (steps and evaluations),
+            with a last evaluation and checkpoint, even before ``config.iters``: how the
+            benchmarks give a baseline the same time as a CNF.
 
     Returns:
         The metrics written to ``out/metrics.json``.
@@ -225,6 +229,8 @@ def train(
         OSError: ``out`` cannot be written (read-only, no permission, full disk); checked
             before the first step.
     """
+    if time_budget is not None and distributed.world()[1] > 1:
+        raise ValueError("time_budget stops one process, not several: train without torchrun")
     out = Path(out)
     lock = RunLock(out) if distributed.is_main() else None
     if lock is not None:
@@ -232,8 +238,9 @@ def train(
         remove_stale_temporaries(out)  # left by a run killed mid-write; no one else writes here
     try:
         return _train(
-            model, next_batch, config, out, evaluate, resume, callback, data, allow_changes
-        )
+            model, next_batch, config, out, evaluate, resume, callback, data, allow_changes,
+            time_budget,
+        )  # fmt: skip
     finally:
         if lock is not None:
             lock.release()
@@ -249,6 +256,7 @@ def _train(
     callback: Callable[[int, dict[str, float]], None] | None,
     data: dict[str, Any] | None,
     allow_changes: bool,
+    time_budget: float | None = None,
 ) -> dict[str, Any]:
     if not isinstance(model, Trainable):
         raise TypeError(
@@ -300,6 +308,7 @@ def _train(
         **({} if main_process else {"disable": True}),  # TQDM_DISABLE still applies on rank 0
     )
     window_loss, window_steps = 0.0, 0
+    run_started = time.perf_counter()
     for iteration in bar:
         if state["stopped_early"]:
             break
@@ -333,7 +342,8 @@ def _train(
             state["first_loss"] = loss_value
         record = {"loss": loss_value, **parts, "nfe_forward": nfe_forward}
         bar.set_postfix(loss=f"{loss_value:.3f}", nfe=nfe_forward)
-        done = iteration + 1 == config.iters
+        out_of_time = time_budget is not None and time.perf_counter() - run_started >= time_budget
+        done = iteration + 1 == config.iters or out_of_time
         if (iteration + 1) % config.eval_every == 0 or done:
             _warn_if_the_loss_ran_away(state, window_loss / window_steps, config)
             model.eval()
@@ -374,6 +384,8 @@ def _train(
             )
         if callback is not None:
             callback(iteration, record)
+        if out_of_time:
+            break
     if best_state is not None:
         model.load_state_dict(best_state)
     metrics = _summary(state, config)
