@@ -9,6 +9,8 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
+from .options import check_choice
+
 __all__ = [
     "ACTIVATIONS",
     "LAYERS",
@@ -105,12 +107,8 @@ class ODEnet(nn.Module):
     ) -> None:
         super().__init__()
         layers = self.layer_registry
-        if layer not in layers:
-            raise ValueError(f"unknown layer '{layer}'; choose one of: {', '.join(layers)}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"unknown activation '{activation}'; choose one of: {', '.join(ACTIVATIONS)}"
-            )
+        check_choice("layer", layer, layers)
+        check_choice("activation", activation, ACTIVATIONS)
         widths = [dim, *hidden, dim]
         self.hidden_widths = tuple(hidden)  # a plain attribute: not part of the state_dict
         self.layers = nn.ModuleList(

@@ -19,6 +19,7 @@ from typing import Any, Self
 import torch
 from torch import Tensor
 
+from .options import check_choice
 from .regularization import REGULARIZERS
 from .solvers import EvaluationCounter, check_solver_options, finite_number
 from .trace import ESTIMATORS, NOISES
@@ -53,12 +54,8 @@ class Settings:
     jacobian: float = 0.0
 
     def __post_init__(self) -> None:
-        for name, value, valid in (
-            ("trace estimator", self.trace, ESTIMATORS),
-            ("probe noise", self.noise, NOISES),
-        ):
-            if value not in valid:
-                raise ValueError(f"unknown {name} '{value}'; choose one of: {', '.join(valid)}")
+        check_choice("trace estimator", self.trace, ESTIMATORS)
+        check_choice("probe noise", self.noise, NOISES)
         check_solver_options(
             self.method, self.backend, self.atol, self.rtol, self.step_size, self.max_steps
         )

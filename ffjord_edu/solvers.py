@@ -18,6 +18,7 @@ import torch
 import torchdiffeq
 from torch import Tensor, nn
 
+from .options import check_choice
 from .solver_reports import (
     CountedDynamics,
     EvaluationCounter,
@@ -285,10 +286,8 @@ def check_solver_options(
 ) -> None:
     """The one check of the solver options (`odeint` and `ffjord_edu.settings.Settings` use it):
     a `ValueError` that names the option and the fix."""
-    if method not in TABLEAUS:
-        raise ValueError(f"unknown ODE solver '{method}'; choose one of: {', '.join(METHODS)}")
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend '{backend}'; choose one of: {', '.join(BACKENDS)}")
+    check_choice("ODE solver", method, METHODS)
+    check_choice("backend", backend, BACKENDS)
     if not all(finite_number(tol) and tol > 0 for tol in (atol, rtol)):
         raise ValueError(
             f"tolerances must be positive and finite, got atol={atol}, rtol={rtol}; "

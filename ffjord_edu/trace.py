@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .options import check_choice
+
 __all__ = [
     "ESTIMATORS",
     "NOISES",
@@ -145,9 +147,8 @@ def sample_probe(
     Returns:
         The probe, same shape as ``like``.
     """
+    check_choice("probe noise", noise, NOISES)
     if noise == "rademacher":
         bits = torch.randint(0, 2, like.shape, generator=generator, device=like.device)
         return (2 * bits - 1).to(like.dtype)
-    if noise == "gaussian":
-        return torch.randn(like.shape, generator=generator, dtype=like.dtype, device=like.device)
-    raise ValueError(f"unknown probe noise '{noise}'; choose one of: {', '.join(NOISES)}")
+    return torch.randn(like.shape, generator=generator, dtype=like.dtype, device=like.device)

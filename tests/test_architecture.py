@@ -17,7 +17,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "ffjord_edu"
 
-PAPER = ("solvers", "solver_reports", "trace", "nets", "cnf", "regularization", "settings")
+PAPER = (
+    "solvers",
+    "solver_reports",
+    "trace",
+    "nets",
+    "cnf",
+    "regularization",
+    "settings",
+    "options",
+)
 LAYERS = ("paper", "models", "datasets", "training", "loading", "course, viz and CLI")
 PAPER_MAY_IMPORT = {"torch", "torchdiffeq"}
 # solvers + trace + nets + cnf: "about 1,100" (issue #18); 1,283 before this layout moved the

@@ -99,7 +99,7 @@ def test_bad_idx_header_and_unknown_name(tmp_path):
     (tmp_path / "bad").write_bytes(b"\x00\x00\x0d\x01\x00\x00\x00\x01\x00")
     with pytest.raises(ValueError, match="not an idx file"):
         images.read_idx(tmp_path / "bad")
-    with pytest.raises(ValueError, match="choose one of digits, mnist, cifar10"):
+    with pytest.raises(ValueError, match="choose one of: digits, mnist, cifar10"):
         images.load("svhn")
 
 

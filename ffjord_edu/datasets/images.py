@@ -50,6 +50,7 @@ import numpy as np
 import sklearn.datasets
 import torch
 
+from ..options import check_choice
 from .safe_pickle import UnsafePickleError, restricted_load
 
 __all__ = [
@@ -136,8 +137,7 @@ class ImageData:
 
 
 def check_name(name: str) -> None:
-    if name not in NAMES:
-        raise ValueError(f"unknown image data set '{name}'; choose one of {', '.join(NAMES)}")
+    check_choice("image data set", name, NAMES)
 
 
 def load(name: str = DEFAULT, root: str | os.PathLike[str] | None = None) -> ImageData:

@@ -29,6 +29,7 @@ import numpy as np
 import sklearn.datasets
 import torch
 
+from ..options import check_choice
 from .safe_pickle import UnsafePickleError, restricted_load
 
 __all__ = [
@@ -135,8 +136,7 @@ class TabularData:
 
 
 def check_name(name: str) -> None:
-    if name not in NAMES:
-        raise ValueError(f"unknown tabular dataset {name!r}; choose one of: {', '.join(NAMES)}")
+    check_choice("tabular dataset", name, NAMES)
 
 
 def _optional_import(module: str, name: str) -> ModuleType:

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from sklearn.datasets import make_circles, make_moons, make_swiss_roll
 
+from ..options import check_choice
+
 __all__ = ["HAS_LOG_PROB", "NAMES", "check_name", "entropy", "log_prob", "sample"]
 
 NAMES: tuple[str, ...] = (
@@ -33,8 +35,7 @@ _CHECKERBOARD: dict[str, float] = {"half_width": 4.0, "cells_per_side": 4}
 
 
 def check_name(name: str) -> None:
-    if name not in NAMES:
-        raise ValueError(f"unknown toy dataset {name!r}; choose one of: {', '.join(NAMES)}")
+    check_choice("toy dataset", name, NAMES)
 
 
 def _check_closed_form(name: str) -> None:

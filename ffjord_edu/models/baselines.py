@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from ..cnf import standard_normal_log_prob
+from ..options import check_choice
 from ..settings import check_batch
 from .posteriors import planar_step
 
@@ -162,6 +163,5 @@ def build_baseline(architecture: dict[str, Any]) -> nn.Module:
     kinds = {"coupling": CouplingFlow, "planar": PlanarFlow}
     options = dict(architecture)
     kind = options.pop("kind", None)
-    if kind not in kinds:
-        raise ValueError(f"unknown baseline kind {kind!r}; choose one of: {', '.join(kinds)}")
+    check_choice("baseline kind", kind, kinds)
     return kinds[kind](**options)

@@ -41,6 +41,7 @@ from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
 from ..cnf import CNF, block_of
+from ..options import check_choice
 from ..settings import check_batch
 
 __all__ = [
@@ -135,12 +136,11 @@ def couple(
     With ``"ot"``, rows ``[k * block, (k + 1) * block)`` of ``x0`` and ``x1`` are matched by
     `ot_assignment` block by block (``block=None``: the whole batch at once).
     """
+    check_choice("coupling", coupling, COUPLINGS)
     if coupling == "independent":
         return x0
-    if coupling == "ot":
-        size = len(x0) if block is None else block
-        return torch.cat([a[ot_assignment(a, b)] for a, b in zip(x0.split(size), x1.split(size))])
-    raise ValueError(f"unknown coupling '{coupling}'; choose one of: {', '.join(COUPLINGS)}")
+    size = len(x0) if block is None else block
+    return torch.cat([a[ot_assignment(a, b)] for a, b in zip(x0.split(size), x1.split(size))])
 
 
 def velocity(model: CNF, t: Tensor, z: Tensor) -> Tensor:
@@ -188,8 +188,7 @@ def flow_matching_loss(
 def objective_loss(objective: str) -> Callable[[CNF, Tensor], tuple[Tensor, dict[str, float]]]:
     """The training loss ``(model, x) -> (loss, parts)`` of ``objective`` (see `OBJECTIVES`):
     `CNF.training_loss` for ``"mle"``, `flow_matching_loss` with a coupling otherwise."""
-    if objective not in OBJECTIVES:
-        raise ValueError(f"unknown objective '{objective}'; choose one of: {', '.join(OBJECTIVES)}")
+    check_choice("objective", objective, OBJECTIVES)
     coupling = OBJECTIVES[objective]
     if coupling is None:
         return lambda model, x: model.training_loss(x)

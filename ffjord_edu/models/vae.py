@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..cnf import standard_normal_log_prob
+from ..options import check_choice
 from .posteriors import POSTERIORS, FFJORDPosterior, GaussianPosterior
 
 __all__ = [
@@ -140,10 +141,7 @@ class VAE(nn.Module):
         step_size: float | None = None,
     ) -> None:
         super().__init__()
-        if posterior not in POSTERIORS:
-            raise ValueError(
-                f"unknown posterior '{posterior}'; choose one of: {', '.join(POSTERIORS)}"
-            )
+        check_choice("posterior", posterior, POSTERIORS)
         if flow_steps < 1:
             raise ValueError(f"flow_steps must be at least 1, got {flow_steps}")
         self.data_dim, self.latent_dim = data_dim, latent_dim

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from ..models.flow_matching import OBJECTIVES, objective_loss
+from ..options import check_choice
 from ..solvers import StepSizeUnderflow
 from . import distributed
 from .checkpoints import (
@@ -142,14 +143,8 @@ class TrainConfig:
             raise ValueError(f"lr_drop must lie in (0, 1], got {self.lr_drop}")
         if not self.lr > 0:
             raise ValueError(f"the learning rate must be positive, got {self.lr}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(
-                f"unknown schedule '{self.schedule}'; choose one of: {', '.join(SCHEDULES)}"
-            )
-        if self.objective not in OBJECTIVES:
-            raise ValueError(
-                f"unknown objective '{self.objective}'; choose one of: {', '.join(OBJECTIVES)}"
-            )
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_choice("objective", self.objective, OBJECTIVES)
 
     def learning_rate(self, iteration: int) -> float:
         """The scheduled learning rate at ``iteration`` (before any validation-based drops)."""

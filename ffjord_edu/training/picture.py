@@ -19,6 +19,7 @@ import torch
 from ..cnf import CNF
 from ..datasets.picture import PictureDensity
 from ..models.flow_matching import objective_loss
+from ..options import check_choice
 from .loop import TrainConfig
 from .runtime import step_generator, step_seed
 
@@ -51,10 +52,7 @@ def picture_recipe(
 
     Letters are sharp, high-frequency detail for a small MLP: at lr 2e-3 a 3×128 network still
     drew a blurred box after 8,000 flow-matching steps, at 6e-3 the letters began to form."""
-    if objective not in PICTURE_OBJECTIVES:
-        raise ValueError(
-            f"unknown objective '{objective}'; choose one of: {', '.join(PICTURE_OBJECTIVES)}"
-        )
+    check_choice("objective", objective, PICTURE_OBJECTIVES)
     return TrainConfig(
         iters=iters,
         batch_size=512,

@@ -16,6 +16,7 @@ from typing import Any
 from ..datasets import tabular, toy
 from ..models.flow_matching import COUPLINGS
 from ..models.posteriors import POSTERIORS
+from ..options import check_choice
 from .loop import TrainConfig
 
 __all__ = [
@@ -133,6 +134,7 @@ def tabular_recipe(name: str, dim: int, preset: str = "laptop", seed: int = 0) -
     hours to days). ``"laptop"`` is a small, fast recipe for the embedded default and for
     trying any set on a CPU: one block of 3×64 tanh, RK4 with 4 steps, early stopping.
     """
+    check_choice("preset", preset, TABULAR_PRESETS)
     if preset == "paper":
         if name not in PAPER_TABULAR:
             raise ValueError(
@@ -162,20 +164,18 @@ def tabular_recipe(name: str, dim: int, preset: str = "laptop", seed: int = 0) -
             "rtol": 1e-6,
         }
         return Recipe(config, model)
-    if preset == "laptop":
-        tabular.check_name(name)
-        config = TrainConfig(
-            iters=3_000,
-            batch_size=256,
-            lr=3e-3,
-            seed=seed,
-            eval_every=100,
-            checkpoint_every=100,
-            patience=8,
-            lr_patience=4,
-        )
-        return Recipe(config, dict(FAST_TOY_MODEL))
-    raise ValueError(f"unknown preset '{preset}'; choose one of: {', '.join(TABULAR_PRESETS)}")
+    tabular.check_name(name)  # the laptop recipe
+    config = TrainConfig(
+        iters=3_000,
+        batch_size=256,
+        lr=3e-3,
+        seed=seed,
+        eval_every=100,
+        checkpoint_every=100,
+        patience=8,
+        lr_patience=4,
+    )
+    return Recipe(config, dict(FAST_TOY_MODEL))
 
 
 def flow_matching_toy_recipe(name: str, seed: int = 0, coupling: str = "independent") -> Recipe:
@@ -185,8 +185,7 @@ def flow_matching_toy_recipe(name: str, seed: int = 0, coupling: str = "independ
     transport. The flow keeps dopri5 at atol = rtol = 1e-5 for sampling and likelihoods.
     """
     toy.check_name(name)
-    if coupling not in COUPLINGS:
-        raise ValueError(f"unknown coupling '{coupling}'; choose one of: {', '.join(COUPLINGS)}")
+    check_choice("coupling", coupling, COUPLINGS)
     iters = 5000
     config = TrainConfig(
         iters=iters,
@@ -277,10 +276,7 @@ IMAGE_PRESETS: dict[str, Recipe] = {
 
 def image_recipe(name: str) -> Recipe:
     """The preset ``name`` (one of `IMAGE_PRESETS`)."""
-    if name not in IMAGE_PRESETS:
-        raise ValueError(
-            f"unknown image preset '{name}'; choose one of: {', '.join(IMAGE_PRESETS)}"
-        )
+    check_choice("image preset", name, IMAGE_PRESETS)
     return IMAGE_PRESETS[name]
 
 
@@ -292,10 +288,8 @@ def vae_recipe(posterior: str, data: str = "digits") -> Recipe:
     from lr 2e-3. MNIST: the paper's sizes are far larger; this
     laptop recipe keeps a 2-D latent to stay viewable.
     """
-    if posterior not in POSTERIORS:
-        raise ValueError(f"unknown posterior '{posterior}'; choose one of: {', '.join(POSTERIORS)}")
-    if data not in VAE_DATA:
-        raise ValueError(f"no VAE recipe for '{data}'; choose one of: {', '.join(VAE_DATA)}")
+    check_choice("posterior", posterior, POSTERIORS)
+    check_choice("data set for a VAE recipe", data, VAE_DATA)
     iters, batch_size, lr, every, hidden = VAE_BUDGETS[data]
     config = TrainConfig(
         iters=iters,
