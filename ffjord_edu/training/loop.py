@@ -17,6 +17,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -260,31 +261,9 @@ def _train(
         )
     checkpoint_path = out / "checkpoint.pt"
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    state: dict[str, Any] = {
-        "iteration": 0,
-        "train_seconds": 0.0,
-        "history": [],
-        "nfe_forward": 0,
-        "nfe_backward": 0,
-        "lr_scale": 1.0,
-        "best_validation": None,
-        "best_iteration": 0,
-        "stale": 0,
-        "stopped_early": False,
-        "first_loss": None,  # the loss of the first step, to recognise a loss that runs away
-    }
+    state = _new_progress()
     if resume:
-        saved = read_checkpoint(checkpoint_path)
-        if saved["model_config"] != model.config:
-            raise ValueError(
-                f"{checkpoint_path} holds a model with config {saved['model_config']}, "
-                f"not {model.config}; resume with the same model options"
-            )
-        if not allow_changes:
-            _check_same_run(checkpoint_path, saved, config, data)
-        model.load_state_dict(saved["model_state"])
-        optimizer.load_state_dict(saved["optimizer_state"])
-        state = {**state, **saved["progress"]}
+        state = _restore(checkpoint_path, model, optimizer, config, data, allow_changes, state)
     best_path = out / "best.pt"
     best_state = (
         read_checkpoint(best_path)["model_state"] if resume and best_path.exists() else None
@@ -312,22 +291,13 @@ def _train(
             group["lr"] = config.learning_rate(iteration) * state["lr_scale"]
         x = distributed.shard(next_batch(iteration)).to(target)
         started = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        try:
-            loss, parts = objective(x)  # under DDP, backward averages the gradients
-            nfe_forward = model.nfe["forward"]
-            if not distributed.all_finite(loss.detach()):
-                raise _diverged(f"the loss became {loss.item()}", iteration, checkpoint_path)
-            loss.backward()
-        except StepSizeUnderflow as error:
-            raise _diverged(
-                "the ODE solver's step size underflowed", iteration, checkpoint_path
-            ) from error
-        optimizer.step()
-        finite = torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all()
-        if not distributed.all_finite(torch.where(finite, 0.0, torch.nan)):
-            raise _diverged("the parameters became NaN or infinite", iteration, checkpoint_path)
-        loss_value = distributed.mean_over_processes(loss.item())
+        loss_value, parts, nfe_forward = _step(
+            model,
+            objective,
+            optimizer,
+            x,
+            partial(_diverged, iteration=iteration, checkpoint_path=checkpoint_path),
+        )
         state["train_seconds"] += time.perf_counter() - started
         state["nfe_forward"] += nfe_forward
         state["nfe_backward"] += model.nfe["backward"]
@@ -341,14 +311,7 @@ def _train(
         done = iteration + 1 == config.iters or out_of_time
         if (iteration + 1) % config.eval_every == 0 or done:
             _warn_if_the_loss_ran_away(state, window_loss / window_steps, config)
-            model.eval()
-            try:
-                record.update(evaluate(model))
-            except StepSizeUnderflow as error:
-                raise _diverged(
-                    "the evaluation solve's step size underflowed", iteration, checkpoint_path
-                ) from error
-            model.train()
+            record.update(_evaluated(model, evaluate, iteration, checkpoint_path))
             if "validation_nll" in record and track_validation(state, record, config):
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 if main_process:
@@ -366,17 +329,15 @@ def _train(
             window_loss, window_steps = 0.0, 0
         checkpoint_due = (iteration + 1) % config.checkpoint_every == 0 or done
         if main_process and (checkpoint_due or state["stopped_early"]):
-            write_checkpoint(
-                checkpoint_path,
-                {
-                    "model_config": model.config,
-                    "model_state": model.state_dict(),
-                    "optimizer_state": optimizer.state_dict(),
-                    "train_config": asdict(config),
-                    "data": data,
-                    "progress": state,
-                },
-            )
+            payload = {
+                "model_config": model.config,
+                "model_state": model.state_dict(),
+                "optimizer_state": optimizer.state_dict(),
+                "train_config": asdict(config),
+                "data": data,
+                "progress": state,
+            }
+            write_checkpoint(checkpoint_path, payload)
         if callback is not None:
             callback(iteration, record)
         if out_of_time:
@@ -386,6 +347,89 @@ def _train(
     metrics = _summary(state, config)
     if main_process:
         write_metrics(out, metrics)
+    return metrics
+
+
+def _new_progress() -> dict[str, Any]:
+    """Where a new run stands; saved as ``progress`` with every checkpoint, so that a resumed
+    run continues exactly (and `track_validation` keeps its count of stale evaluations)."""
+    return {
+        "iteration": 0,
+        "train_seconds": 0.0,
+        "history": [],
+        "nfe_forward": 0,
+        "nfe_backward": 0,
+        "lr_scale": 1.0,
+        "best_validation": None,
+        "best_iteration": 0,
+        "stale": 0,
+        "stopped_early": False,
+        "first_loss": None,  # the loss of the first step, to recognise a loss that runs away
+    }
+
+
+def _restore(
+    path: Path,
+    model: Any,
+    optimizer: torch.optim.Optimizer,
+    config: TrainConfig,
+    data: dict[str, Any] | None,
+    allow_changes: bool,
+    state: dict[str, Any],
+) -> dict[str, Any]:
+    """Load the model, Adam and the progress of the run saved in ``path``, after checking that
+    it is the same run (`_check_same_run`); returns the progress."""
+    saved = read_checkpoint(path)
+    if saved["model_config"] != model.config:
+        raise ValueError(
+            f"{path} holds a model with config {saved['model_config']}, "
+            f"not {model.config}; resume with the same model options"
+        )
+    if not allow_changes:
+        _check_same_run(path, saved, config, data)
+    model.load_state_dict(saved["model_state"])
+    optimizer.load_state_dict(saved["optimizer_state"])
+    return {**state, **saved["progress"]}
+
+
+def _step(
+    model: Any,
+    objective: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: Tensor,
+    diverged: Callable[[str], NonFiniteLossError],
+) -> tuple[float, dict[str, float], int]:
+    """One optimiser step on batch ``x``: ``(loss of the global batch, its parts, forward NFE)``.
+
+    Raises ``diverged(what)`` when the loss or the parameters stop being finite on any process,
+    or the solver's step size underflows.
+    """
+    optimizer.zero_grad(set_to_none=True)
+    try:
+        loss, parts = objective(x)  # under DDP, backward averages the gradients
+        nfe_forward = model.nfe["forward"]
+        if not distributed.all_finite(loss.detach()):
+            raise diverged(f"the loss became {loss.item()}")
+        loss.backward()
+    except StepSizeUnderflow as error:
+        raise diverged("the ODE solver's step size underflowed") from error
+    optimizer.step()
+    finite = torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all()
+    if not distributed.all_finite(torch.where(finite, 0.0, torch.nan)):
+        raise diverged("the parameters became NaN or infinite")
+    return distributed.mean_over_processes(loss.item()), parts, nfe_forward
+
+
+def _evaluated(
+    model: Any, evaluate: Callable[[Any], dict[str, float]], iteration: int, path: Path
+) -> dict[str, float]:
+    """``evaluate(model)`` in eval mode (then back to training mode)."""
+    model.eval()
+    try:
+        metrics = evaluate(model)
+    except StepSizeUnderflow as error:
+        raise _diverged("the evaluation solve's step size underflowed", iteration, path) from error
+    model.train()
     return metrics
 
 
