@@ -1,16 +1,29 @@
 """Pictures and widgets: densities on a grid, trajectories, vector fields, frame players."""
 
 from ..source import show_source
+from .change_of_variables import (
+    plot_coloured_samples,
+    plot_histogram_1d,
+    plot_histogram_2d,
+    plot_jacobian_pattern,
+)
 from .density import DensityGrid, density_grid, plot_density, plot_samples
 from .field import plot_vector_field
 from .player import FramePlayer, plotly_density_animation, render_frames
+from .scaling import fitted_power, plot_cost_scaling
 from .trajectories import plot_trajectories, trajectories_3d
 
 __all__ = [
     "DensityGrid",
     "FramePlayer",
     "density_grid",
+    "fitted_power",
+    "plot_coloured_samples",
+    "plot_cost_scaling",
     "plot_density",
+    "plot_histogram_1d",
+    "plot_histogram_2d",
+    "plot_jacobian_pattern",
     "plot_samples",
     "plot_trajectories",
     "plot_vector_field",
