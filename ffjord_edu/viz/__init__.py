@@ -11,6 +11,12 @@ from .density import DensityGrid, density_grid, plot_density, plot_samples
 from .field import plot_vector_field
 from .player import FramePlayer, plotly_density_animation, render_frames
 from .scaling import fitted_power, plot_cost_scaling
+from .solvers import (
+    plot_error_vs_nfe,
+    plot_learned_paths,
+    plot_solution_and_error,
+    solver_explorer,
+)
 from .trajectories import plot_trajectories, trajectories_3d
 
 __all__ = [
@@ -21,14 +27,18 @@ __all__ = [
     "plot_coloured_samples",
     "plot_cost_scaling",
     "plot_density",
+    "plot_error_vs_nfe",
     "plot_histogram_1d",
     "plot_histogram_2d",
     "plot_jacobian_pattern",
+    "plot_learned_paths",
     "plot_samples",
+    "plot_solution_and_error",
     "plot_trajectories",
     "plot_vector_field",
     "plotly_density_animation",
     "render_frames",
     "show_source",
+    "solver_explorer",
     "trajectories_3d",
 ]
