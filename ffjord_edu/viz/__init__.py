@@ -8,6 +8,7 @@ from .change_of_variables import (
     plot_jacobian_pattern,
 )
 from .density import DensityGrid, density_grid, plot_density, plot_samples
+from .divergence import plot_divergence
 from .field import plot_vector_field
 from .player import FramePlayer, plotly_density_animation, render_frames
 from .scaling import fitted_power, plot_cost_scaling
@@ -27,6 +28,7 @@ __all__ = [
     "plot_coloured_samples",
     "plot_cost_scaling",
     "plot_density",
+    "plot_divergence",
     "plot_error_vs_nfe",
     "plot_histogram_1d",
     "plot_histogram_2d",
