@@ -44,6 +44,7 @@ def test_plot_cost_scaling_draws_points_fits_reference_and_marks():
     assert y[-1] / costs["exact"][-1] == pytest.approx((784 / 128) ** 3)
     assert [t.get_text() for t in ax.texts] == ["MNIST"]
     assert ax.get_xscale() == "log" and ax.get_title() == "cost"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["16", "32", "64", "128"]
     plt.close(fig)
 
 

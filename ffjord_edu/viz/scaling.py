@@ -61,11 +61,15 @@ def plot_cost_scaling(
         end = max([sizes_[-1], *marks])
         grid = np.geomspace(sizes_[0], end, 50)
         through = first[-1] * (grid / sizes_[-1]) ** reference_power
-        ax.loglog(grid, through, "k--", label=f"$O(D^{{{reference_power:g}}})$ through the last")
+        ax.loglog(
+            grid, through, "k--", label=f"$O(D^{{{reference_power:g}}})$ through the largest size"
+        )
     lowest = min(min(values) for values in costs.values())
     for size, name in marks.items():
         ax.axvline(size, color="tab:gray", lw=0.8)
         ax.text(size * 0.93, lowest, name, rotation=90, ha="right", va="bottom", color="tab:gray")
+    ax.set_xticks(sizes_, labels=[f"{size:g}" for size in sizes_])  # the measured sizes, by name
+    ax.minorticks_off()
     ax.set(xlabel="dimension D", ylabel=ylabel, title=title)
     ax.legend()
     return ax

@@ -138,5 +138,5 @@ def plot_learned_paths(
         (line,) = ax.plot(*learned[:, k].T, lw=1.2, label=f"learned, {label}")
         ax.plot(*truth[0, k], "o", color=line.get_color())
     ax.set(xlabel="$z_1$", ylabel="$z_2$", aspect="equal", title=title)
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="best", fontsize=8)  # the least crowded corner
     return ax
