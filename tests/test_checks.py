@@ -10,13 +10,11 @@ from ffjord_edu.cnf import standard_normal_log_prob
 from ffjord_edu.course import checks
 from ffjord_edu.course.checks import (
     FLIPPED_LOG_DET,
-    MISSING_LOG_DET,
     NO_ENABLE_GRAD,
     REVEAL_AFTER,
     ExerciseError,
     check_bottleneck_variance,
     check_close,
-    check_density_solve,
     check_doubling_time,
     check_function,
     check_log_density,
@@ -403,37 +401,6 @@ def test_doubling_time(answer, message, capsys):
     out = capsys.readouterr().out
     assert message in out
     assert "0.866" not in out  # the right value, log 2 / 0.8, stays hidden on a first try
-
-
-def swirl_density(x, times, sign=-1.0, **tolerances):
-    """log N(z(0)) + sign · Δlog p of the swirl, solved over `times` from (x, 0)."""
-
-    def dynamics(t, state):
-        z = state[0].detach().requires_grad_(True)
-        with torch.enable_grad():
-            velocity = Swirl()(t, z)
-            divergence = ffjord_edu.trace.exact_divergence(velocity, z, create_graph=False)
-        return velocity.detach(), -divergence.detach()
-
-    state = (x, torch.zeros(len(x), dtype=x.dtype))
-    z, ell = ffjord_edu.odeint(dynamics, state, torch.tensor(times, dtype=x.dtype), **tolerances)
-    return standard_normal_log_prob(z[-1]) + sign * ell[-1]
-
-
-@pytest.mark.parametrize(
-    ("answer", "message"),
-    [
-        (lambda x: swirl_density(x, [1.0, 0.0]), "✅ log_p1_swirl is right"),
-        (lambda x: swirl_density(x, [0.0, 1.0]), "time runs the wrong way"),
-        (lambda x: swirl_density(x, [1.0, 0.0], sign=1.0), FLIPPED_LOG_DET),
-        (lambda x: swirl_density(x, [1.0, 0.0], sign=0.0), MISSING_LOG_DET),
-    ],
-    ids=["right", "wrong-direction", "flipped-sign", "no-log-det"],
-)
-def test_density_solve_at_the_default_tolerance(answer, message, capsys):
-    """03 ex. 4: the student's solves run at odeint's default tolerance (1e-5)."""
-    assert check_density_solve(answer, Swirl()) is message.startswith("✅")
-    assert message in capsys.readouterr().out
 
 
 def without_enable_grad(net, z):

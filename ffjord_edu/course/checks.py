@@ -55,7 +55,7 @@ __all__ = [
     "check_bottleneck_variance",
     "check_close",
     "check_cost_exponents",
-    "check_density_solve",
+    "check_density_by_flow_map",
     "check_doubling_time",
     "check_fraction_on_board",
     "check_function",
@@ -866,73 +866,6 @@ def check_doubling_time(t_double: Any, matrix: torch.Tensor, name: str = "t_doub
     return _check_value(t_double, expected, name, 1e-6, 1e-4, hints, mistakes)
 
 
-def _augmented_exact(field: Callable) -> Callable:
-    def dynamics(t: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]) -> tuple:
-        z = state[0]
-        with torch.enable_grad():
-            z = z.detach().requires_grad_(True)
-            velocity = field(t, z)
-            from ..trace import exact_divergence
-
-            divergence = exact_divergence(velocity, z, create_graph=False)
-        return velocity.detach(), -divergence.detach()
-
-    return dynamics
-
-
-def _density_solve(field: Callable, x: torch.Tensor, t0: float, t1: float) -> tuple:
-    """``(z, ell)`` at ``t1`` of the augmented state ``(x, 0)`` at ``t0``, solved tightly."""
-    from ..solvers import odeint
-
-    state = (x, torch.zeros(len(x), dtype=x.dtype))
-    times = torch.tensor([t0, t1], dtype=x.dtype)
-    z, ell = odeint(_augmented_exact(field), state, times, atol=1e-10, rtol=1e-10)
-    return z[-1], ell[-1]
-
-
-def check_density_solve(log_p1: Any, field: Callable, name: str = "log_p1_swirl") -> bool:
-    r"""Notebook 03, exercise 4: :math:`\log p_1(x)` of the flow of ``field``, by one backward solve.
-
-    The reference solves the augmented state :math:`(x, 0)` from :math:`t = 1` to :math:`0` at
-    tolerance :math:`10^{-10}`; the student's solve may use `odeint`'s default tolerance
-    (agreement to 1e-4). Named: time running the wrong way (the same solve from 0 to 1, also at
-    the default tolerance), the sign of :math:`\Delta\log p`, and :math:`\Delta\log p` left out.
-    """
-    from ..cnf import standard_normal_log_prob
-
-    def solve(x: torch.Tensor, t0: float, t1: float) -> torch.Tensor:
-        z, ell = _density_solve(field, x, t0, t1)
-        return standard_normal_log_prob(z) - ell
-
-    def flipped(x: torch.Tensor) -> torch.Tensor:
-        z, ell = _density_solve(field, x, 1.0, 0.0)
-        return standard_normal_log_prob(z) + ell
-
-    def missing(x: torch.Tensor) -> torch.Tensor:
-        return standard_normal_log_prob(_density_solve(field, x, 1.0, 0.0)[0])
-
-    points = [
-        (torch.tensor([[0.5, 0.2], [-1.0, 1.0], [1.5, -0.5]], dtype=torch.float64),),
-        (torch.tensor([[0.0, 2.0], [2.5, 0.0]], dtype=torch.float64),),
-    ]
-    hints = (
-        "start at (x, 0) at t = 1, where the data lives, and integrate to t = 0: the times are "
-        "[1, 0].",
-        "the solve ends at (z(0), Δlog p); log p_1(x) = log N(z(0)) − Δlog p.",
-    )
-    return check_time_direction(
-        log_p1,
-        solve,
-        points,
-        name=name,
-        start=1.0,
-        end=0.0,
-        atol=1e-4,
-        hint=hints,
-        mistakes={FLIPPED_LOG_DET: flipped, MISSING_LOG_DET: missing},
-    )
-
-
 def _rademacher_estimates(matrix: torch.Tensor) -> torch.Tensor:
     r"""Every value of :math:`\varepsilon^\top A \varepsilon` over the :math:`2^D` sign vectors (D ≤ 22)."""
     dim = matrix.shape[0]
@@ -1696,4 +1629,97 @@ def check_kl_floor(kl_floor: Any, name: str = "kl_floor") -> bool:
                 lambda e: -math.log(e)
             ),
         },
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkers added for issue #17: oracles that do not use the formula the exercise asks for.
+
+
+def _flow_map_parts(
+    field: Callable, x: torch.Tensor, t0: float, t1: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r""":math:`\log\mathcal N(\Phi(x))` and :math:`\log|\det \partial\Phi/\partial x|` per row, no trace.
+
+    :math:`\Phi` maps a point at time ``t0`` to where ``field`` carries it at ``t1``. Its full
+    :math:`D \times D` Jacobian :math:`M = \partial\Phi/\partial x` is solved with the point, from
+    the variational equation :math:`\dot M = J\big(t, z(t)\big)\,M`, :math:`M(t_0) = I`, with
+    :math:`J = \partial f/\partial z` from autograd (differentiating through an adaptive solve
+    instead would be wrong at a fixed point, where the solver takes one giant step); the
+    log-determinant comes from `torch.linalg.slogdet`. Their sum is the discrete change of
+    variables applied to the whole flow map (notebook 01), which is what
+    :math:`\log\mathcal N(z(0)) - \Delta\log p` must equal by Liouville's formula.
+    """
+    from ..cnf import standard_normal_log_prob
+    from ..solvers import odeint
+
+    times = torch.tensor([t0, t1], dtype=x.dtype)
+
+    def dynamics(t: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]) -> tuple:
+        z, matrix = state
+        with torch.enable_grad():
+            jacobian = torch.autograd.functional.jacobian(
+                lambda v: field(t, v[None])[0], z.detach()
+            )
+        return field(t, z[None])[0].detach(), jacobian @ matrix
+
+    ends, log_dets = [], []
+    for point in x.detach():
+        start = (point, torch.eye(len(point), dtype=x.dtype))
+        with torch.no_grad():
+            end, matrix = odeint(dynamics, start, times, atol=1e-10, rtol=1e-10)
+        ends.append(end[-1])
+        log_dets.append(torch.linalg.slogdet(matrix[-1]).logabsdet)
+    return standard_normal_log_prob(torch.stack(ends)), torch.stack(log_dets)
+
+
+def check_density_by_flow_map(log_p1: Any, field: Callable, name: str = "log_p1_swirl") -> bool:
+    r"""Notebook 03, exercise 4: :math:`\log p_1(x)` of the flow of ``field``, by one backward solve.
+
+    The student integrates the augmented state and subtracts :math:`\Delta\log p`, an integral of
+    traces. The oracle takes the other road, which uses no trace at all: carry ``x`` from
+    :math:`t = 1` back to :math:`z(0) = \Phi(x)` with ``field`` alone, solving for the full
+    Jacobian of that flow map alongside (the variational equation, :math:`J` by autograd), and
+    apply the discrete change of variables,
+    :math:`\log p_1(x) = \log\mathcal N(\Phi(x)) + \log|\det \partial\Phi/\partial x|`. Named: time
+    running the wrong way (the same from :math:`t = 0` to 1), the sign of :math:`\Delta\log p`,
+    and :math:`\Delta\log p` left out. The student's solve may use `odeint`'s default tolerance
+    (agreement to 1e-4).
+    """
+
+    solved: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}  # each solve once, not per slip
+
+    def parts(x: torch.Tensor, t0: float, t1: float) -> tuple[torch.Tensor, torch.Tensor]:
+        key = (tuple(x.flatten().tolist()), t0, t1)
+        if key not in solved:
+            solved[key] = _flow_map_parts(field, x, t0, t1)
+        return solved[key]
+
+    def solve(x: torch.Tensor, t0: float, t1: float, sign: float = 1.0) -> torch.Tensor:
+        base, log_det = parts(x, t0, t1)
+        return base + sign * log_det
+
+    points = [
+        (torch.tensor([[0.5, 0.2], [-1.0, 1.0], [1.5, -0.5]], dtype=torch.float64),),
+        (torch.tensor([[0.0, 2.0], [2.5, 0.0]], dtype=torch.float64),),
+    ]
+    hints = (
+        "start at (x, 0) at t = 1, where the data lives, and integrate to t = 0: the times are "
+        "[1, 0].",
+        "the solve ends at (z(0), Δlog p); log p_1(x) = log N(z(0)) − Δlog p.",
+    )
+    mistakes = {
+        FLIPPED_LOG_DET: lambda x: solve(x, 1.0, 0.0, sign=-1.0),
+        MISSING_LOG_DET: lambda x: solve(x, 1.0, 0.0, sign=0.0),
+    }
+    return check_time_direction(
+        log_p1,
+        solve,
+        points,
+        name=name,
+        start=1.0,
+        end=0.0,
+        atol=1e-4,
+        hint=hints,
+        mistakes=mistakes,
     )
