@@ -3,19 +3,63 @@
 from ..source import show_source
 from .density import DensityGrid, density_grid, plot_density, plot_samples
 from .field import plot_vector_field
+from .gradients import (
+    GradientCost,
+    gradient_costs,
+    plot_gradient_costs,
+    relative_difference,
+    saved_bytes,
+)
 from .player import FramePlayer, plotly_density_animation, render_frames
+from .regularization import (
+    plot_live_nfe,
+    plot_nfe_vs_dim,
+    plot_penalty_tradeoff,
+    plot_training_nfe,
+    print_runs,
+    regularization_explorer,
+    rolling_mean,
+    run_name,
+)
+from .stiffness import (
+    dopri5_steps,
+    plot_jacobian_sizes,
+    plot_stability_region,
+    plot_step_sizes,
+    plot_tolerance_sweep,
+    stability_boundary,
+)
 from .trajectories import plot_trajectories, trajectories_3d
 
 __all__ = [
     "DensityGrid",
     "FramePlayer",
+    "GradientCost",
     "density_grid",
+    "dopri5_steps",
+    "gradient_costs",
     "plot_density",
+    "plot_gradient_costs",
+    "plot_jacobian_sizes",
+    "plot_live_nfe",
+    "plot_nfe_vs_dim",
+    "plot_penalty_tradeoff",
     "plot_samples",
+    "plot_stability_region",
+    "plot_step_sizes",
+    "plot_tolerance_sweep",
+    "plot_training_nfe",
     "plot_trajectories",
     "plot_vector_field",
     "plotly_density_animation",
+    "print_runs",
+    "regularization_explorer",
+    "relative_difference",
     "render_frames",
+    "rolling_mean",
+    "run_name",
+    "saved_bytes",
     "show_source",
+    "stability_boundary",
     "trajectories_3d",
 ]
