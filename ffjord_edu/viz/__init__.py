@@ -11,6 +11,13 @@ from .gradients import (
     saved_bytes,
 )
 from .player import FramePlayer, plotly_density_animation, render_frames
+from .posteriors import (
+    local_log_posterior,
+    plot_iwae_bounds,
+    plot_prior_samples,
+    plot_reconstructions,
+    posterior_frames,
+)
 from .regularization import (
     plot_live_nfe,
     plot_nfe_vs_dim,
@@ -38,12 +45,16 @@ __all__ = [
     "density_grid",
     "dopri5_steps",
     "gradient_costs",
+    "local_log_posterior",
     "plot_density",
     "plot_gradient_costs",
+    "plot_iwae_bounds",
     "plot_jacobian_sizes",
     "plot_live_nfe",
     "plot_nfe_vs_dim",
     "plot_penalty_tradeoff",
+    "plot_prior_samples",
+    "plot_reconstructions",
     "plot_samples",
     "plot_stability_region",
     "plot_step_sizes",
@@ -52,6 +63,7 @@ __all__ = [
     "plot_trajectories",
     "plot_vector_field",
     "plotly_density_animation",
+    "posterior_frames",
     "print_runs",
     "regularization_explorer",
     "relative_difference",
