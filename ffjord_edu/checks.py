@@ -54,6 +54,7 @@ __all__ = [
     "check_adjoint_by_hand",
     "check_bottleneck_variance",
     "check_close",
+    "check_conditional_target",
     "check_cost_exponents",
     "check_density_solve",
     "check_doubling_time",
@@ -65,6 +66,7 @@ __all__ = [
     "check_log_density",
     "check_log_density_from_flow",
     "check_logit_normal",
+    "check_ot_pairing",
     "check_planar_log_det",
     "check_predicted_spread",
     "check_prediction",
@@ -1694,4 +1696,135 @@ def check_kl_floor(kl_floor: Any, name: str = "kl_floor") -> bool:
                 lambda e: -math.log(e)
             ),
         },
+    )
+
+
+# --- Notebook 10's exercises 1 and 2 (issue 17: the checks leave the notebook) ----------------
+
+
+def _conditional_target_oracle(x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``(x_t, u)`` joined: the library's straight path, and its time derivative by autograd."""
+    from .flow_matching import straight_path
+
+    time = t.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        xt = straight_path(x0, x1, time)
+        # each row depends on its own t only, so the gradient of a row sum is that row's d/dt
+        u = torch.stack(
+            [
+                torch.autograd.grad(xt[:, d].sum(), time, retain_graph=True)[0]
+                for d in range(xt.shape[1])
+            ],
+            dim=1,
+        )
+    return torch.cat([xt.detach(), u], dim=1)
+
+
+def _joined(function: Any) -> Any:
+    """``function``'s pair ``(x_t, u)`` as one tensor (``...`` stays ``...``: not solved yet)."""
+    if _not_attempted(function) or not callable(function):
+        return function
+
+    def joined(*args: Any) -> Any:
+        result = function(*args)
+        if _not_attempted(result) or not isinstance(result, tuple | list) or len(result) != 2:
+            return result
+        return torch.cat([torch.as_tensor(part) for part in result], dim=1)
+
+    return joined
+
+
+def check_conditional_target(conditional_target: Any, name: str = "conditional_target") -> bool:
+    r"""Notebook 10, exercise 1: ``conditional_target(x0, x1, t) -> (x_t, u)``, the straight path.
+
+    The oracle takes :math:`x_t` from `ffjord_edu.flow_matching.straight_path` and the target
+    :math:`u = dx_t/dt` from autograd, so the check holds no formula for :math:`u`. Named slips:
+    the velocity pointing from data to noise, and the path running from :math:`x_1` to :math:`x_0`.
+    """
+    from .flow_matching import straight_path
+
+    generator = _seeded(11)
+    inputs = []
+    for _ in range(3):
+        x0, x1 = torch.randn(2, 6, 2, generator=generator)
+        inputs.append((x0, x1, torch.rand(6, generator=generator)))
+    return check_function(
+        _joined(conditional_target),
+        _conditional_target_oracle,
+        inputs,
+        name=name,
+        hint="x_t moves from x0 (t = 0) to x1 (t = 1); its time derivative is the velocity.",
+        mistakes={
+            "the velocity points backwards: from noise to data it is x1 - x0.": lambda x0, x1, t: (
+                torch.cat([straight_path(x0, x1, t), x0 - x1], dim=1)
+            ),
+            "the path runs the wrong way: at t = 0 it must be at the noise x0.": lambda x0, x1, t: (
+                torch.cat([straight_path(x1, x0, t), x1 - x0], dim=1)
+            ),
+        },
+    )
+
+
+def _cheapest_pairing_by_enumeration(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+    """The permutation sigma minimising sum_i |x0[sigma(i)] - x1[i]|², by trying all B! of them."""
+    best = min(
+        itertools.permutations(range(len(x0))),
+        key=lambda sigma: float((x0[list(sigma)] - x1).pow(2).sum()),
+    )
+    return torch.tensor(best, dtype=torch.long)
+
+
+def _cheapest_pairing(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+    """Enumeration for small batches (an oracle that knows no algorithm), the library beyond."""
+    from .flow_matching import ot_assignment
+
+    return _cheapest_pairing_by_enumeration(x0, x1) if len(x0) <= 6 else ot_assignment(x0, x1)
+
+
+def check_ot_pairing(ot_pairing: Any, name: str = "ot_pairing") -> bool:
+    r"""Notebook 10, exercise 2: ``ot_pairing(x0, x1) -> sigma``, the optimal-transport pairing.
+
+    For batches of up to 6 points the expected permutation is found by trying all of them; for
+    larger ones it is `ffjord_edu.flow_matching.ot_assignment`'s. Named slips: minimising the
+    total distance instead of the total squared distance, and the inverse permutation (which
+    ``x1`` each ``x0`` goes to, instead of which ``x0`` each ``x1`` gets). A right answer must
+    also never cost more than the pairs as they came.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    from .datasets import toy
+    from .flow_matching import transport_cost
+
+    generator = _seeded(12)
+    inputs = [
+        (torch.randn(n, 2, generator=generator), toy.sample("8gaussians", n, seed=13 + n))
+        for n in (5, 6, 40, 128)
+    ]
+
+    def not_squared(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+        return torch.as_tensor(linear_sum_assignment(torch.cdist(x1, x0).numpy())[1])
+
+    def wrong_direction(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+        return torch.argsort(_cheapest_pairing(x0, x1))
+
+    right = check_function(
+        ot_pairing,
+        _cheapest_pairing,
+        inputs,
+        name=name,
+        atol=0,
+        hint="build the B x B matrix of squared distances and read sigma off the assignment.",
+        mistakes={
+            "that minimises the total distance, not the total squared distance.": not_squared,
+            "that permutation tells which x1 each x0 goes to; sigma must index x0 "
+            "(put x1 on the rows, or invert with argsort).": wrong_direction,
+        },
+    )
+    if not right:
+        return False
+    x0, x1 = inputs[-1]
+    return check_true(
+        transport_cost(x0[ot_pairing(x0, x1)], x1) <= transport_cost(x0, x1),
+        right="and it never costs more than the pairs as they came.",
+        wrong="the pairing costs more than the identity: it cannot be optimal.",
     )

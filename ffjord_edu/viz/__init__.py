@@ -3,6 +3,15 @@
 from ..source import show_source
 from .density import DensityGrid, density_grid, plot_density, plot_samples
 from .field import plot_vector_field
+from .flow_matching import (
+    plot_couplings,
+    plot_flow_models,
+    plot_loss_curve,
+    plot_nll_against_time,
+    plot_path_shapes,
+    plot_sampling_errors,
+    sampling_errors,
+)
 from .gradients import (
     GradientCost,
     gradient_costs,
@@ -46,16 +55,22 @@ __all__ = [
     "dopri5_steps",
     "gradient_costs",
     "local_log_posterior",
+    "plot_couplings",
     "plot_density",
+    "plot_flow_models",
     "plot_gradient_costs",
     "plot_iwae_bounds",
     "plot_jacobian_sizes",
     "plot_live_nfe",
+    "plot_loss_curve",
     "plot_nfe_vs_dim",
+    "plot_nll_against_time",
+    "plot_path_shapes",
     "plot_penalty_tradeoff",
     "plot_prior_samples",
     "plot_reconstructions",
     "plot_samples",
+    "plot_sampling_errors",
     "plot_stability_region",
     "plot_step_sizes",
     "plot_tolerance_sweep",
@@ -70,6 +85,7 @@ __all__ = [
     "render_frames",
     "rolling_mean",
     "run_name",
+    "sampling_errors",
     "saved_bytes",
     "show_source",
     "stability_boundary",

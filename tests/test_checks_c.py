@@ -1,0 +1,82 @@
+"""Notebook 10's exercise checkers: the right answer passes, the classic slips are named."""
+
+import pytest
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from ffjord_edu import checks
+from ffjord_edu.checks import check_conditional_target, check_ot_pairing
+
+
+@pytest.fixture(autouse=True)
+def lenient(monkeypatch):
+    monkeypatch.setenv("FFJORD_EDU_STRICT_CHECKS", "0")
+    checks._wrong_tries.clear()
+
+
+def right_target(x0, x1, t):
+    return (1 - t[:, None]) * x0 + t[:, None] * x1, x1 - x0
+
+
+def test_conditional_target_right_and_not_attempted(capsys):
+    assert check_conditional_target(right_target)
+    assert "✅" in capsys.readouterr().out
+    assert not check_conditional_target(...)
+    assert "not solved yet" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("wrong", "named"),
+    [
+        (lambda x0, x1, t: (right_target(x0, x1, t)[0], x0 - x1), "velocity points backwards"),
+        (lambda x0, x1, t: (right_target(x1, x0, t)[0], x1 - x0), "path runs the wrong way"),
+    ],
+)
+def test_conditional_target_names_the_slips(capsys, wrong, named):
+    assert not check_conditional_target(wrong)
+    assert named in capsys.readouterr().out
+
+
+def test_conditional_target_strict_mode_raises(monkeypatch):
+    monkeypatch.setenv("FFJORD_EDU_STRICT_CHECKS", "1")
+    with pytest.raises(checks.ExerciseError):
+        check_conditional_target(lambda x0, x1, t: (x0, x1 - x0))
+
+
+def right_pairing(x0, x1):
+    return torch.as_tensor(linear_sum_assignment(torch.cdist(x1, x0).pow(2).numpy())[1])
+
+
+def test_ot_pairing_right(capsys):
+    assert check_ot_pairing(right_pairing)
+    out = capsys.readouterr().out
+    assert "✅" in out and "never costs more" in out
+
+
+def test_ot_pairing_names_the_unsquared_distance(capsys):
+    def not_squared(x0, x1):
+        return torch.as_tensor(linear_sum_assignment(torch.cdist(x1, x0).numpy())[1])
+
+    assert not check_ot_pairing(not_squared)
+    assert "not the total squared distance" in capsys.readouterr().out
+
+
+def test_ot_pairing_names_the_inverse_permutation(capsys):
+    def wrong_direction(x0, x1):
+        return torch.as_tensor(linear_sum_assignment(torch.cdist(x0, x1).pow(2).numpy())[1])
+
+    assert not check_ot_pairing(wrong_direction)
+    assert "sigma must index x0" in capsys.readouterr().out
+
+
+def test_ot_pairing_identity_is_wrong(capsys):
+    assert not check_ot_pairing(lambda x0, x1: torch.arange(len(x0)))
+    assert "❌" in capsys.readouterr().out
+
+
+def test_enumeration_oracle_agrees_with_the_hungarian_algorithm():
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        x0, x1 = torch.randn(2, 6, 2, generator=generator)
+        enumerated = checks._cheapest_pairing_by_enumeration(x0, x1)
+        assert torch.equal(enumerated, right_pairing(x0, x1))
