@@ -45,6 +45,7 @@ from .trace import hutchinson_divergence, sample_probe
 
 __all__ = [
     "FLIPPED_LOG_DET",
+    "LOG_VOLUME_SAMPLES",
     "MISSING_LOG_DET",
     "MISTAKE_SEPARATION",
     "NO_ENABLE_GRAD",
@@ -65,6 +66,7 @@ __all__ = [
     "check_kl_gaps",
     "check_log_density",
     "check_log_density_from_flow",
+    "check_log_volume_change",
     "check_logit_normal",
     "check_ot_pairing",
     "check_planar_log_det",
@@ -1828,3 +1830,91 @@ def check_ot_pairing(ot_pairing: Any, name: str = "ot_pairing") -> bool:
         right="and it never costs more than the pairs as they came.",
         wrong="the pairing costs more than the identity: it cannot be optimal.",
     )
+
+
+# --- Notebook 11's exercise 1, against Monte Carlo (issue 17) --------------------------------
+
+LOG_VOLUME_SAMPLES = 200_000
+"""Samples per term of `_log_volume_change_by_monte_carlo`: a standard error of about 0.003."""
+
+
+def _log_volume_change_by_monte_carlo(density: Any) -> float:
+    r"""The mean :math:`\Delta\log p = \log\mathcal N(z) - \log p(x)` of a perfect flow, by sampling.
+
+    A perfect flow carries :math:`z \sim \mathcal N(0, I_2)` to :math:`x \sim p`, so the mean over
+    the data is :math:`\mathbb E[\log\mathcal N(z)] - \mathbb E[\log p(x)]`: two Monte Carlo means
+    of log-densities, with no entropy formula in sight.
+    """
+    generator = _seeded(17)
+    x = density.sample(LOG_VOLUME_SAMPLES, generator=generator).double()
+    z = torch.randn(LOG_VOLUME_SAMPLES, 2, generator=generator, dtype=torch.float64)
+    log_p = density.log_prob(x)
+    # a float32 sample on a pixel's edge can round into an empty neighbour: drop those few
+    log_p = log_p[torch.isfinite(log_p)]
+    return float(standard_normal_log_prob(z).mean() - log_p.mean())
+
+
+def check_log_volume_change(
+    log_volume_change: Any,
+    thinner_contracts_more: Any,
+    names: tuple[str, str] = ("log_volume_change", "thinner_contracts_more"),
+) -> bool:
+    r"""Notebook 11, exercise 1: ``log_volume_change(density)`` and the prediction
+    ``thinner_contracts_more``, checked against a Monte Carlo oracle.
+
+    Like `check_stroke_contraction` (same pictures, slips and hints), but the expected values are
+    Monte Carlo means of :math:`\log\mathcal N(z) - \log p(x)` (`_log_volume_change_by_monte_carlo`),
+    not the identity :math:`H(p) - \log(2\pi e)` that the student is asked to derive; the
+    tolerance (0.02 nats) covers their noise, and every named slip is off by at least 1.4 nats.
+    """
+    function_name, prediction_name = names
+    pictures = _stroke_pictures()
+    oracle = {name: _log_volume_change_by_monte_carlo(d) for name, d in pictures.items()}
+    inputs = [(density,) for density in pictures.values()]
+    by_id = {id(density): oracle[name] for name, density in pictures.items()}
+    gaussian = 2 * (0.5 * math.log(2 * math.pi) + 0.5)  # entropy of N(0, I_2), for the slips only
+    ok, message, _, expected = _run_against(
+        log_volume_change,
+        lambda d: by_id[id(d)],
+        inputs,
+        function_name,
+        0.02,
+        0.0,
+        {
+            "the Gaussian's part is missing: the mean of log N(z) over z ~ N(0, I) is −H(N(0, I)), "
+            "not 0.": lambda d: d.entropy(),
+            "the Gaussian's entropy is that of one dimension; the base is 2-D.": (
+                lambda d: d.entropy() - 0.5 * gaussian
+            ),
+            "the sign is flipped: log p(x) = log N(z) − Δlog p, so Δlog p = log N(z) − log p(x), "
+            "whose mean over the data is H(p) plus the mean of log N(z).": lambda d: (
+                gaussian - d.entropy()
+            ),
+        },
+    )
+    hints = (
+        "start from log p(x) = log N(z) − Δlog p and average over x ~ p with z ~ N(0, I).",
+        "E[−log p(x)] is the entropy H(p) (density.entropy()); E[−log N(z)] is the entropy of "
+        "the 2-D standard normal.",
+    )
+    function_ok = _graded(function_name, ok, message, hints, _expected_text(expected))
+    if _not_attempted(thinner_contracts_more):
+        return _graded(prediction_name, False, _not_solved(prediction_name)) and function_ok
+    if not isinstance(thinner_contracts_more, bool):
+        return function_ok and _graded(
+            prediction_name,
+            False,
+            f"❌ {prediction_name} must be True or False, got {thinner_contracts_more!r}.",
+        )
+    right = thinner_contracts_more == (oracle["thin"] < oracle["bold"])
+    prediction_ok = _graded(
+        prediction_name,
+        right,
+        f"✅ {prediction_name} is right: the thin word has the lower entropy, so a perfect flow "
+        "shrinks volume more on it (a more negative Δlog p)."
+        if right
+        else f"❌ {prediction_name}: thin strokes hold the same mass on less area; is their "
+        "entropy higher or lower?",
+        "less area at the same mass: higher or lower density, higher or lower entropy?",
+    )
+    return function_ok and prediction_ok

@@ -1,11 +1,13 @@
-"""Notebook 10's exercise checkers: the right answer passes, the classic slips are named."""
+"""Notebooks 10 and 11's new exercise checkers: the right answer passes, the classic slips are named."""
+
+import math
 
 import pytest
 import torch
 from scipy.optimize import linear_sum_assignment
 
 from ffjord_edu import checks
-from ffjord_edu.checks import check_conditional_target, check_ot_pairing
+from ffjord_edu.checks import check_conditional_target, check_log_volume_change, check_ot_pairing
 
 
 @pytest.fixture(autouse=True)
@@ -80,3 +82,42 @@ def test_enumeration_oracle_agrees_with_the_hungarian_algorithm():
         x0, x1 = torch.randn(2, 6, 2, generator=generator)
         enumerated = checks._cheapest_pairing_by_enumeration(x0, x1)
         assert torch.equal(enumerated, right_pairing(x0, x1))
+
+
+# --- notebook 11, exercise 1: the log-volume change of a perfect flow, against Monte Carlo --------
+
+
+def right_log_volume_change(density):
+    return density.entropy() - math.log(2 * math.pi * math.e)
+
+
+def test_log_volume_change_right(capsys):
+    assert check_log_volume_change(right_log_volume_change, True)
+    out = capsys.readouterr().out
+    assert out.count("✅") == 2
+
+
+def test_log_volume_change_oracle_is_monte_carlo_close_to_the_identity():
+    for density in checks._stroke_pictures().values():
+        sampled = checks._log_volume_change_by_monte_carlo(density)
+        assert sampled == pytest.approx(right_log_volume_change(density), abs=0.005)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "named"),
+    [
+        (lambda d: d.entropy(), "the Gaussian's part is missing"),
+        (lambda d: d.entropy() - 0.5 * math.log(2 * math.pi * math.e), "that of one dimension"),
+        (lambda d: math.log(2 * math.pi * math.e) - d.entropy(), "the sign is flipped"),
+    ],
+)
+def test_log_volume_change_names_the_slips(capsys, wrong, named):
+    assert not check_log_volume_change(wrong, True)
+    assert named in capsys.readouterr().out
+
+
+def test_log_volume_change_wrong_prediction_and_not_attempted(capsys):
+    assert not check_log_volume_change(right_log_volume_change, False)
+    assert "is their entropy higher or lower?" in capsys.readouterr().out
+    assert not check_log_volume_change(..., ...)
+    assert capsys.readouterr().out.count("not solved yet") == 2
