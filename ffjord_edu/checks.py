@@ -44,6 +44,7 @@ from .solvers import odeint
 from .trace import hutchinson_divergence, sample_probe
 
 __all__ = [
+    "ELBO_QUADRATURE_NODES",
     "FLIPPED_LOG_DET",
     "LOG_VOLUME_SAMPLES",
     "MISSING_LOG_DET",
@@ -61,6 +62,7 @@ __all__ = [
     "check_doubling_time",
     "check_fraction_on_board",
     "check_function",
+    "check_gaussian_elbo",
     "check_kinetic_energy",
     "check_kl_floor",
     "check_kl_gaps",
@@ -1918,3 +1920,87 @@ def check_log_volume_change(
         "less area at the same mass: higher or lower density, higher or lower entropy?",
     )
     return function_ok and prediction_ok
+
+
+# --- Notebook 09's exercise 1, against Gauss-Hermite quadrature (issue 17) -------------------
+
+ELBO_QUADRATURE_NODES = 5
+"""Gauss-Hermite nodes per latent dimension: exact for integrands of degree up to 9."""
+
+
+def _elbo_by_quadrature(
+    model: Any, x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor
+) -> torch.Tensor:
+    r""":math:`\mathbb E_q[\log p(x, z) - \log q(z)]` for :math:`q = \mathcal N(\text{mean}, \text{std}^2)`
+    by Gauss-Hermite quadrature, row by row, shape ``(B,)``.
+
+    Both log-densities are quadratic in :math:`z` for a linear-Gaussian model, so a rule exact to
+    degree 9 gives the ELBO to rounding error, from ``model.log_joint`` alone: no closed form.
+    """
+    import numpy as np
+
+    nodes, weights = np.polynomial.hermite_e.hermegauss(ELBO_QUADRATURE_NODES)
+    nodes = torch.tensor(nodes, dtype=torch.float64)
+    weights = torch.tensor(weights / weights.sum(), dtype=torch.float64)
+    dim = mean.shape[1]
+    eps = torch.cartesian_prod(*[nodes] * dim).reshape(-1, dim)
+    w = torch.cartesian_prod(*[weights] * dim).reshape(-1, dim).prod(dim=1)
+    values = []
+    for row in range(len(x)):
+        z = mean[row] + std[row] * eps
+        log_q = torch.distributions.Normal(mean[row], std[row]).log_prob(z).sum(dim=1)
+        log_joint = model.log_joint(x[row].expand(len(z), -1), z)
+        values.append(((log_joint - log_q) * w).sum())
+    return torch.stack(values)
+
+
+def check_gaussian_elbo(gaussian_elbo: Any, model: Any, name: str = "gaussian_elbo") -> bool:
+    r"""Notebook 09, exercise 1: ``gaussian_elbo(x, mean, std)``, the closed-form ELBO of a
+    diagonal Gaussian :math:`q` under the linear-Gaussian ``model``.
+
+    The expected values come from Gauss-Hermite quadrature of ``model.log_joint`` and
+    :math:`\log q` (`_elbo_by_quadrature`), not from the formula the student writes. Named slips:
+    the spread term :math:`\sum_j s_j^2\|W_{:,j}\|^2` of the expected reconstruction left out
+    (the likelihood evaluated at the mean only), and the KL to the prior added instead of
+    subtracted.
+    """
+    generator = _seeded(7)
+    dim_x, dim_z = model.weight.shape
+    inputs = [
+        (
+            torch.randn(n, dim_x, generator=generator, dtype=torch.float64),
+            torch.randn(n, dim_z, generator=generator, dtype=torch.float64),
+            torch.rand(n, dim_z, generator=generator, dtype=torch.float64) + 0.2,
+        )
+        for n in (1, 4)
+    ]
+
+    def spread_term(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        return (std**2 * model.weight.pow(2).sum(dim=0)).sum(dim=1) / (2 * model.noise_std**2)
+
+    def kl_to_prior(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (std**2 + mean**2 - 1 - torch.log(std**2)).sum(dim=1)
+
+    def oracle(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        return _elbo_by_quadrature(model, x, mean, std)
+
+    return check_function(
+        gaussian_elbo,
+        oracle,
+        inputs,
+        name=name,
+        atol=1e-8,
+        rtol=1e-8,
+        hint=(
+            "E_q||x - Wz - b||² = ||x - Wm - b||² + Σ_j s_j² ||W[:, j]||²; KL(N(m, s²) || N(0, 1)) "
+            "= ½(s² + m² - 1 - log s²) per coordinate.",
+        ),
+        mistakes={
+            "the reconstruction term is evaluated at the mean only: E_q||x − Wz − b||² also "
+            "carries the spread of z, Σ_j s_j² ||W[:, j]||².": lambda x, m, s: (
+                oracle(x, m, s) + spread_term(m, s)
+            ),
+            "the KL to the prior is added; the ELBO is the expected log-likelihood *minus* "
+            "KL(q ‖ p(z)).": lambda x, m, s: oracle(x, m, s) + 2 * kl_to_prior(m, s),
+        },
+    )

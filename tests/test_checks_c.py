@@ -1,4 +1,4 @@
-"""Notebooks 10 and 11's new exercise checkers: the right answer passes, the classic slips are named."""
+"""New exercise checkers of notebooks 09-11: right answers pass, classic slips are named."""
 
 import math
 
@@ -7,7 +7,12 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from ffjord_edu import checks
-from ffjord_edu.checks import check_conditional_target, check_log_volume_change, check_ot_pairing
+from ffjord_edu.checks import (
+    check_conditional_target,
+    check_gaussian_elbo,
+    check_log_volume_change,
+    check_ot_pairing,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -121,3 +126,51 @@ def test_log_volume_change_wrong_prediction_and_not_attempted(capsys):
     assert "is their entropy higher or lower?" in capsys.readouterr().out
     assert not check_log_volume_change(..., ...)
     assert capsys.readouterr().out.count("not solved yet") == 2
+
+
+# --- notebook 09, exercise 1: the Gaussian ELBO of the linear-Gaussian model, by quadrature ----
+
+
+@pytest.fixture
+def linear_gaussian():
+    from ffjord_edu.models.linear_gaussian import LinearGaussian
+
+    generator = torch.Generator().manual_seed(1)
+    weight = torch.randn(3, 2, generator=generator, dtype=torch.float64)
+    return LinearGaussian(weight, torch.randn(3, generator=generator, dtype=torch.float64), 0.7)
+
+
+def test_quadrature_oracle_matches_the_closed_form(linear_gaussian):
+    generator = torch.Generator().manual_seed(2)
+    x = torch.randn(5, 3, generator=generator, dtype=torch.float64)
+    mean = torch.randn(5, 2, generator=generator, dtype=torch.float64)
+    std = torch.rand(5, 2, generator=generator, dtype=torch.float64) + 0.1
+    quadrature = checks._elbo_by_quadrature(linear_gaussian, x, mean, std)
+    assert torch.allclose(quadrature, linear_gaussian.elbo(x, mean, std), atol=1e-10)
+
+
+def test_gaussian_elbo_right(capsys, linear_gaussian):
+    assert check_gaussian_elbo(linear_gaussian.elbo, linear_gaussian)
+    assert "✅" in capsys.readouterr().out
+
+
+def test_gaussian_elbo_names_the_missing_spread(capsys, linear_gaussian):
+    lg = linear_gaussian
+
+    def at_the_mean(x, mean, std):
+        spread = (std**2 * lg.weight.pow(2).sum(dim=0)).sum(dim=1) / (2 * lg.noise_std**2)
+        return lg.elbo(x, mean, std) + spread
+
+    assert not check_gaussian_elbo(at_the_mean, lg)
+    assert "evaluated at the mean only" in capsys.readouterr().out
+
+
+def test_gaussian_elbo_names_the_added_kl(capsys, linear_gaussian):
+    lg = linear_gaussian
+
+    def plus_kl(x, mean, std):
+        kl = 0.5 * (std**2 + mean**2 - 1 - torch.log(std**2)).sum(dim=1)
+        return lg.elbo(x, mean, std) + 2 * kl
+
+    assert not check_gaussian_elbo(plus_kl, lg)
+    assert "*minus*" in capsys.readouterr().out
