@@ -44,7 +44,9 @@ from ..solvers import odeint
 from ..trace import hutchinson_divergence, sample_probe
 
 __all__ = [
+    "ELBO_QUADRATURE_NODES",
     "FLIPPED_LOG_DET",
+    "LOG_VOLUME_SAMPLES",
     "MISSING_LOG_DET",
     "MISTAKE_SEPARATION",
     "NO_ENABLE_GRAD",
@@ -54,17 +56,21 @@ __all__ = [
     "check_adjoint_by_hand",
     "check_bottleneck_variance",
     "check_close",
+    "check_conditional_target",
     "check_cost_exponents",
     "check_density_by_flow_map",
     "check_doubling_time",
     "check_fraction_on_board",
     "check_function",
+    "check_gaussian_elbo",
     "check_kinetic_energy",
     "check_kl_floor",
     "check_kl_gaps",
     "check_log_density",
     "check_log_density_from_flow",
+    "check_log_volume_change",
     "check_logit_normal",
+    "check_ot_pairing",
     "check_planar_log_det",
     "check_predicted_spread",
     "check_prediction",
@@ -1722,4 +1728,307 @@ def check_density_by_flow_map(log_p1: Any, field: Callable, name: str = "log_p1_
         atol=1e-4,
         hint=hints,
         mistakes=mistakes,
+    )
+
+
+# --- Notebook 10's exercises 1 and 2 (issue 17: the checks leave the notebook) ----------------
+
+
+def _conditional_target_oracle(x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``(x_t, u)`` joined: the library's straight path, and its time derivative by autograd."""
+    from ..models.flow_matching import straight_path
+
+    time = t.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        xt = straight_path(x0, x1, time)
+        # each row depends on its own t only, so the gradient of a row sum is that row's d/dt
+        u = torch.stack(
+            [
+                torch.autograd.grad(xt[:, d].sum(), time, retain_graph=True)[0]
+                for d in range(xt.shape[1])
+            ],
+            dim=1,
+        )
+    return torch.cat([xt.detach(), u], dim=1)
+
+
+def _joined(function: Any) -> Any:
+    """``function``'s pair ``(x_t, u)`` as one tensor (``...`` stays ``...``: not solved yet)."""
+    if _not_attempted(function) or not callable(function):
+        return function
+
+    def joined(*args: Any) -> Any:
+        result = function(*args)
+        if _not_attempted(result) or not isinstance(result, tuple | list) or len(result) != 2:
+            return result
+        return torch.cat([torch.as_tensor(part) for part in result], dim=1)
+
+    return joined
+
+
+def check_conditional_target(conditional_target: Any, name: str = "conditional_target") -> bool:
+    r"""Notebook 10, exercise 1: ``conditional_target(x0, x1, t) -> (x_t, u)``, the straight path.
+
+    The oracle takes :math:`x_t` from `ffjord_edu.models.flow_matching.straight_path` and the target
+    :math:`u = dx_t/dt` from autograd, so the check holds no formula for :math:`u`. Named slips:
+    the velocity pointing from data to noise, and the path running from :math:`x_1` to :math:`x_0`.
+    """
+    from ..models.flow_matching import straight_path
+
+    generator = _seeded(11)
+    inputs = []
+    for _ in range(3):
+        x0, x1 = torch.randn(2, 6, 2, generator=generator)
+        inputs.append((x0, x1, torch.rand(6, generator=generator)))
+    return check_function(
+        _joined(conditional_target),
+        _conditional_target_oracle,
+        inputs,
+        name=name,
+        hint="x_t moves from x0 (t = 0) to x1 (t = 1); its time derivative is the velocity.",
+        mistakes={
+            "the velocity points backwards: from noise to data it is x1 - x0.": lambda x0, x1, t: (
+                torch.cat([straight_path(x0, x1, t), x0 - x1], dim=1)
+            ),
+            "the path runs the wrong way: at t = 0 it must be at the noise x0.": lambda x0, x1, t: (
+                torch.cat([straight_path(x1, x0, t), x1 - x0], dim=1)
+            ),
+        },
+    )
+
+
+def _cheapest_pairing_by_enumeration(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+    """The permutation sigma minimising sum_i |x0[sigma(i)] - x1[i]|², by trying all B! of them."""
+    best = min(
+        itertools.permutations(range(len(x0))),
+        key=lambda sigma: float((x0[list(sigma)] - x1).pow(2).sum()),
+    )
+    return torch.tensor(best, dtype=torch.long)
+
+
+def _cheapest_pairing(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+    """Enumeration for small batches (an oracle that knows no algorithm), the library beyond."""
+    from ..models.flow_matching import ot_assignment
+
+    return _cheapest_pairing_by_enumeration(x0, x1) if len(x0) <= 6 else ot_assignment(x0, x1)
+
+
+def check_ot_pairing(ot_pairing: Any, name: str = "ot_pairing") -> bool:
+    r"""Notebook 10, exercise 2: ``ot_pairing(x0, x1) -> sigma``, the optimal-transport pairing.
+
+    For batches of up to 6 points the expected permutation is found by trying all of them; for
+    larger ones it is `ffjord_edu.models.flow_matching.ot_assignment`'s. Named slips: minimising the
+    total distance instead of the total squared distance, and the inverse permutation (which
+    ``x1`` each ``x0`` goes to, instead of which ``x0`` each ``x1`` gets). A right answer must
+    also never cost more than the pairs as they came.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    from ..datasets import toy
+    from ..models.flow_matching import transport_cost
+
+    generator = _seeded(12)
+    inputs = [
+        (torch.randn(n, 2, generator=generator), toy.sample("8gaussians", n, seed=13 + n))
+        for n in (5, 6, 40, 128)
+    ]
+
+    def not_squared(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+        return torch.as_tensor(linear_sum_assignment(torch.cdist(x1, x0).numpy())[1])
+
+    def wrong_direction(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+        return torch.argsort(_cheapest_pairing(x0, x1))
+
+    right = check_function(
+        ot_pairing,
+        _cheapest_pairing,
+        inputs,
+        name=name,
+        atol=0,
+        hint="build the B x B matrix of squared distances and read sigma off the assignment.",
+        mistakes={
+            "that minimises the total distance, not the total squared distance.": not_squared,
+            "that permutation tells which x1 each x0 goes to; sigma must index x0 "
+            "(put x1 on the rows, or invert with argsort).": wrong_direction,
+        },
+    )
+    if not right:
+        return False
+    x0, x1 = inputs[-1]
+    return check_true(
+        transport_cost(x0[ot_pairing(x0, x1)], x1) <= transport_cost(x0, x1),
+        right="and it never costs more than the pairs as they came.",
+        wrong="the pairing costs more than the identity: it cannot be optimal.",
+    )
+
+
+# --- Notebook 11's exercise 1, against Monte Carlo (issue 17) --------------------------------
+
+LOG_VOLUME_SAMPLES = 200_000
+"""Samples per term of `_log_volume_change_by_monte_carlo`: a standard error of about 0.003."""
+
+
+def _log_volume_change_by_monte_carlo(density: Any) -> float:
+    r"""The mean :math:`\Delta\log p = \log\mathcal N(z) - \log p(x)` of a perfect flow, by sampling.
+
+    A perfect flow carries :math:`z \sim \mathcal N(0, I_2)` to :math:`x \sim p`, so the mean over
+    the data is :math:`\mathbb E[\log\mathcal N(z)] - \mathbb E[\log p(x)]`: two Monte Carlo means
+    of log-densities, with no entropy formula in sight.
+    """
+    generator = _seeded(17)
+    x = density.sample(LOG_VOLUME_SAMPLES, generator=generator).double()
+    z = torch.randn(LOG_VOLUME_SAMPLES, 2, generator=generator, dtype=torch.float64)
+    log_p = density.log_prob(x)
+    # a float32 sample on a pixel's edge can round into an empty neighbour: drop those few
+    log_p = log_p[torch.isfinite(log_p)]
+    return float(standard_normal_log_prob(z).mean() - log_p.mean())
+
+
+def check_log_volume_change(
+    log_volume_change: Any,
+    thinner_contracts_more: Any,
+    names: tuple[str, str] = ("log_volume_change", "thinner_contracts_more"),
+) -> bool:
+    r"""Notebook 11, exercise 1: ``log_volume_change(density)`` and the prediction
+    ``thinner_contracts_more``, checked against a Monte Carlo oracle.
+
+    Like `check_stroke_contraction` (same pictures, slips and hints), but the expected values are
+    Monte Carlo means of :math:`\log\mathcal N(z) - \log p(x)` (`_log_volume_change_by_monte_carlo`),
+    not the identity :math:`H(p) - \log(2\pi e)` that the student is asked to derive; the
+    tolerance (0.02 nats) covers their noise, and every named slip is off by at least 1.4 nats.
+    """
+    function_name, prediction_name = names
+    pictures = _stroke_pictures()
+    oracle = {name: _log_volume_change_by_monte_carlo(d) for name, d in pictures.items()}
+    inputs = [(density,) for density in pictures.values()]
+    by_id = {id(density): oracle[name] for name, density in pictures.items()}
+    gaussian = 2 * (0.5 * math.log(2 * math.pi) + 0.5)  # entropy of N(0, I_2), for the slips only
+    ok, message, _, expected = _run_against(
+        log_volume_change,
+        lambda d: by_id[id(d)],
+        inputs,
+        function_name,
+        0.02,
+        0.0,
+        {
+            "the Gaussian's part is missing: the mean of log N(z) over z ~ N(0, I) is −H(N(0, I)), "
+            "not 0.": lambda d: d.entropy(),
+            "the Gaussian's entropy is that of one dimension; the base is 2-D.": (
+                lambda d: d.entropy() - 0.5 * gaussian
+            ),
+            "the sign is flipped: log p(x) = log N(z) − Δlog p, so Δlog p = log N(z) − log p(x), "
+            "whose mean over the data is H(p) plus the mean of log N(z).": lambda d: (
+                gaussian - d.entropy()
+            ),
+        },
+    )
+    hints = (
+        "start from log p(x) = log N(z) − Δlog p and average over x ~ p with z ~ N(0, I).",
+        "E[−log p(x)] is the entropy H(p) (density.entropy()); E[−log N(z)] is the entropy of "
+        "the 2-D standard normal.",
+    )
+    function_ok = _graded(function_name, ok, message, hints, _expected_text(expected))
+    if _not_attempted(thinner_contracts_more):
+        return _graded(prediction_name, False, _not_solved(prediction_name)) and function_ok
+    if not isinstance(thinner_contracts_more, bool):
+        return function_ok and _graded(
+            prediction_name,
+            False,
+            f"❌ {prediction_name} must be True or False, got {thinner_contracts_more!r}.",
+        )
+    right = thinner_contracts_more == (oracle["thin"] < oracle["bold"])
+    prediction_ok = _graded(
+        prediction_name,
+        right,
+        f"✅ {prediction_name} is right: the thin word has the lower entropy, so a perfect flow "
+        "shrinks volume more on it (a more negative Δlog p)."
+        if right
+        else f"❌ {prediction_name}: thin strokes hold the same mass on less area; is their "
+        "entropy higher or lower?",
+        "less area at the same mass: higher or lower density, higher or lower entropy?",
+    )
+    return function_ok and prediction_ok
+
+
+# --- Notebook 09's exercise 1, against Gauss-Hermite quadrature (issue 17) -------------------
+
+ELBO_QUADRATURE_NODES = 5
+"""Gauss-Hermite nodes per latent dimension: exact for integrands of degree up to 9."""
+
+
+def _elbo_by_quadrature(
+    model: Any, x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor
+) -> torch.Tensor:
+    r""":math:`\mathbb E_q[\log p(x, z) - \log q(z)]` for :math:`q = \mathcal N(\text{mean}, \text{std}^2)`
+    by Gauss-Hermite quadrature, row by row, shape ``(B,)``.
+
+    Both log-densities are quadratic in :math:`z` for a linear-Gaussian model, so a rule exact to
+    degree 9 gives the ELBO to rounding error, from ``model.log_joint`` alone: no closed form.
+    """
+    import numpy as np
+
+    nodes, weights = np.polynomial.hermite_e.hermegauss(ELBO_QUADRATURE_NODES)
+    nodes = torch.tensor(nodes, dtype=torch.float64)
+    weights = torch.tensor(weights / weights.sum(), dtype=torch.float64)
+    dim = mean.shape[1]
+    eps = torch.cartesian_prod(*[nodes] * dim).reshape(-1, dim)
+    w = torch.cartesian_prod(*[weights] * dim).reshape(-1, dim).prod(dim=1)
+    values = []
+    for row in range(len(x)):
+        z = mean[row] + std[row] * eps
+        log_q = torch.distributions.Normal(mean[row], std[row]).log_prob(z).sum(dim=1)
+        log_joint = model.log_joint(x[row].expand(len(z), -1), z)
+        values.append(((log_joint - log_q) * w).sum())
+    return torch.stack(values)
+
+
+def check_gaussian_elbo(gaussian_elbo: Any, model: Any, name: str = "gaussian_elbo") -> bool:
+    r"""Notebook 09, exercise 1: ``gaussian_elbo(x, mean, std)``, the closed-form ELBO of a
+    diagonal Gaussian :math:`q` under the linear-Gaussian ``model``.
+
+    The expected values come from Gauss-Hermite quadrature of ``model.log_joint`` and
+    :math:`\log q` (`_elbo_by_quadrature`), not from the formula the student writes. Named slips:
+    the spread term :math:`\sum_j s_j^2\|W_{:,j}\|^2` of the expected reconstruction left out
+    (the likelihood evaluated at the mean only), and the KL to the prior added instead of
+    subtracted.
+    """
+    generator = _seeded(7)
+    dim_x, dim_z = model.weight.shape
+    inputs = [
+        (
+            torch.randn(n, dim_x, generator=generator, dtype=torch.float64),
+            torch.randn(n, dim_z, generator=generator, dtype=torch.float64),
+            torch.rand(n, dim_z, generator=generator, dtype=torch.float64) + 0.2,
+        )
+        for n in (1, 4)
+    ]
+
+    def spread_term(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        return (std**2 * model.weight.pow(2).sum(dim=0)).sum(dim=1) / (2 * model.noise_std**2)
+
+    def kl_to_prior(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (std**2 + mean**2 - 1 - torch.log(std**2)).sum(dim=1)
+
+    def oracle(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        return _elbo_by_quadrature(model, x, mean, std)
+
+    return check_function(
+        gaussian_elbo,
+        oracle,
+        inputs,
+        name=name,
+        atol=1e-8,
+        rtol=1e-8,
+        hint=(
+            "E_q||x - Wz - b||² = ||x - Wm - b||² + Σ_j s_j² ||W[:, j]||²; KL(N(m, s²) || N(0, 1)) "
+            "= ½(s² + m² - 1 - log s²) per coordinate.",
+        ),
+        mistakes={
+            "the reconstruction term is evaluated at the mean only: E_q||x − Wz − b||² also "
+            "carries the spread of z, Σ_j s_j² ||W[:, j]||².": lambda x, m, s: (
+                oracle(x, m, s) + spread_term(m, s)
+            ),
+            "the KL to the prior is added; the ELBO is the expected log-likelihood *minus* "
+            "KL(q ‖ p(z)).": lambda x, m, s: oracle(x, m, s) + 2 * kl_to_prior(m, s),
+        },
     )
