@@ -72,6 +72,7 @@ __all__ = [
     "check_probes_needed",
     "check_rademacher_probe",
     "check_second_order",
+    "check_spread_of_the_mean",
     "check_stroke_contraction",
     "check_swirl_divergence",
     "check_time_direction",
@@ -81,6 +82,7 @@ __all__ = [
     "check_zero_variance_matrix",
     "second_order_oracle",
     "show_answer",
+    "simulated_spread_of_the_mean",
 ]
 
 FLIPPED_LOG_DET = (
@@ -1695,3 +1697,64 @@ def check_kl_floor(kl_floor: Any, name: str = "kl_floor") -> bool:
             ),
         },
     )
+
+
+def simulated_spread_of_the_mean(
+    row_std: Any, draws: int = 100_000, seed: int = 0, chunk: int = 10_000
+) -> float:
+    """The standard deviation of a mean of independent noisy rows, measured by simulation.
+
+    A Monte Carlo of the quantity itself, which knows no formula for it: ``draws`` simulated test
+    evaluations, in each of which row ``i`` gets its own independent error of standard deviation
+    ``row_std[i]`` (Gaussian; only the variances matter for the spread of a mean), averaged over
+    the rows; the result is the standard deviation of those ``draws`` means. Its relative
+    Monte Carlo error is about ``1 / sqrt(2 draws)`` (0.2 % for the default).
+
+    Example:
+        >>> round(simulated_spread_of_the_mean([1.0] * 4), 2)  # 4 rows of spread 1: 1 / 2
+        0.5
+    """
+    spreads = torch.as_tensor(row_std, dtype=torch.float64).flatten()
+    generator = _seeded(seed)
+    means = []
+    for start in range(0, draws, chunk):
+        shape = (min(chunk, draws - start), len(spreads))
+        errors = torch.randn(shape, generator=generator, dtype=torch.float64) * spreads
+        means.append(errors.mean(dim=1))
+    return float(torch.cat(means).std())
+
+
+def check_spread_of_the_mean(
+    predicted_spread: Any, row_std: Any, name: str = "predicted_spread"
+) -> bool:
+    r"""Notebook 07, exercise 3: the spread of the test NLL (a mean over rows) from each row's.
+
+    The reference is `simulated_spread_of_the_mean`: many simulated test evaluations with each
+    row's error drawn independently with its own spread, not the formula the exercise asks for
+    (:math:`\sqrt{\sum_i \sigma_i^2}/N`), which it agrees with to its Monte Carlo error (the
+    tolerance, 2 %, is about ten of those). Forgetting to square (:math:`\sum_i\sigma_i/N`)
+    and dividing by :math:`\sqrt N` instead of :math:`N` are named.
+    """
+    if _not_attempted(predicted_spread):
+        return _verdict(False, _not_solved(name))
+    spreads = torch.as_tensor(row_std, dtype=torch.float64).flatten()
+    simulated = simulated_spread_of_the_mean(spreads)
+    root_of_sum = float(spreads.pow(2).sum().sqrt())
+    mistakes = {
+        "standard deviations do not add, variances do: square, sum, then take the root.": float(
+            spreads.mean()
+        ),
+        "the mean divides the sum by N, so its variance by N²: divide the root by N, not √N.": (
+            root_of_sum / math.sqrt(len(spreads))
+        ),
+    }
+    hints = (
+        "for independent terms, what adds up: standard deviations or variances?",
+        "variances of independent terms add, and Var(c X) = c² Var(X) with c = 1 / N.",
+    )
+    ok = _check_value(predicted_spread, simulated, name, 1e-12, 0.02, hints, mistakes)
+    if ok:
+        print(
+            f"   (a simulation of 100,000 test evaluations with independent rows: {simulated:.4f})"
+        )
+    return ok

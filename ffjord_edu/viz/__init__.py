@@ -4,13 +4,25 @@ from ..source import show_source
 from .density import DensityGrid, density_grid, plot_density, plot_samples
 from .field import plot_vector_field
 from .player import FramePlayer, plotly_density_animation, render_frames
+from .tabular import (
+    LiveCurve,
+    benchmark_table,
+    plot_recorded_benchmark,
+    plot_row_nlls,
+    plot_sample_panels,
+)
 from .trajectories import plot_trajectories, trajectories_3d
 
 __all__ = [
     "DensityGrid",
     "FramePlayer",
+    "LiveCurve",
+    "benchmark_table",
     "density_grid",
     "plot_density",
+    "plot_recorded_benchmark",
+    "plot_row_nlls",
+    "plot_sample_panels",
     "plot_samples",
     "plot_trajectories",
     "plot_vector_field",
