@@ -64,6 +64,7 @@ __all__ = [
     "check_kl_gaps",
     "check_log_density",
     "check_log_density_from_flow",
+    "check_log_density_normalised",
     "check_logit_normal",
     "check_planar_log_det",
     "check_predicted_spread",
@@ -1758,3 +1759,36 @@ def check_spread_of_the_mean(
             f"   (a simulation of 100,000 test evaluations with independent rows: {simulated:.4f})"
         )
     return ok
+
+
+def check_log_density_normalised(
+    log_density: Any,
+    flow: Callable,
+    name: str = "log_density",
+    bound: float = 4.5,
+    resolution: int = 60,
+    tolerance: float = 0.02,
+) -> bool:
+    r"""Notebook 05, exercise 2: :math:`\log p(x)` from ``(z, delta_logp) = flow(x)``, and a
+    density that integrates to one.
+
+    First `check_log_density_from_flow` (which names a flipped or missing
+    :math:`\Delta\log p` and a missing constant); then an oracle that knows no formula: the
+    student's :math:`p = e^{\log p}` summed over a ``resolution`` x ``resolution`` grid on
+    :math:`[-\text{bound}, \text{bound}]^2` times the cell area must be 1 within ``tolerance``
+    (the flow must hold its mass in that square, as the 8gaussians flow does).
+    """
+    if not check_log_density_from_flow(log_density, flow, name):
+        return False
+    axis = torch.linspace(-bound, bound, resolution)
+    ys, xs = torch.meshgrid(axis, axis, indexing="ij")
+    points = torch.stack([xs.flatten(), ys.flatten()], dim=1)
+    with torch.no_grad():
+        values = _as_float64(log_density(_ForwardOnly(flow), points))
+    cell = float(axis[1] - axis[0]) ** 2
+    mass = float(values.exp().sum()) * cell
+    return check_true(
+        abs(mass - 1) < tolerance,
+        right=f"and {name} is a density: exp({name}) integrates to {mass:.3f} on the grid.",
+        wrong=f"exp({name}) integrates to {mass:.3f} on a grid, not 1: it is not a density.",
+    )

@@ -1,12 +1,18 @@
-"""Checkers added for issue #17 (helper b): notebook 07's spread of the mean, against a simulation."""
+"""Checkers added for issue #17 (helper b): independent oracles for exercises of 05 and 07."""
 
 import math
 
 import pytest
 import torch
 
+import ffjord_edu
 from ffjord_edu import checks
-from ffjord_edu.checks import ExerciseError, check_spread_of_the_mean, simulated_spread_of_the_mean
+from ffjord_edu.checks import (
+    ExerciseError,
+    check_log_density_normalised,
+    check_spread_of_the_mean,
+    simulated_spread_of_the_mean,
+)
 
 ROW_STD = torch.linspace(0.05, 0.6, 56, dtype=torch.float64)
 RIGHT = float(ROW_STD.pow(2).sum().sqrt()) / len(ROW_STD)
@@ -59,3 +65,42 @@ def test_a_stub_is_not_solved_and_strict_mode_raises(capsys, monkeypatch):
     monkeypatch.setenv("FFJORD_EDU_STRICT_CHECKS", "1")
     with pytest.raises(ExerciseError):
         check_spread_of_the_mean(float(ROW_STD.mean()), ROW_STD)
+
+
+@pytest.fixture(scope="module")
+def eight():
+    flow = ffjord_edu.load_pretrained("toy/8gaussians")
+    options = {"method": "dopri5", "step_size": None, "trace": "exact", "atol": 1e-3, "rtol": 1e-3}
+    with flow.using(**options):
+        yield flow
+
+
+def log_density(flow, x):
+    z, delta_logp = flow(x)
+    return -0.5 * z.pow(2).sum(dim=1) - 0.5 * z.shape[1] * math.log(2 * math.pi) - delta_logp
+
+
+def test_a_right_log_density_integrates_to_one(eight, capsys):
+    assert check_log_density_normalised(log_density, eight)
+    out = capsys.readouterr().out
+    assert "integrates to 1.00" in out or "integrates to 0.99" in out
+
+
+@pytest.mark.parametrize(
+    ("mistake", "message"),
+    [
+        (lambda flow, x: log_density(flow, x) + 2 * flow(x)[1], "the sign of the log-determinant"),
+        (lambda flow, x: log_density(flow, x) + math.log(2 * math.pi), "constant"),
+    ],
+    ids=["flipped sign", "constant left out"],
+)
+def test_a_wrong_log_density_is_named_before_the_grid(eight, mistake, message, capsys):
+    assert not check_log_density_normalised(mistake, eight)
+    out = capsys.readouterr().out
+    assert message in out and "integrates" not in out
+
+
+def test_the_grid_catches_a_density_that_leaves_the_square(eight, capsys):
+    """A flow whose mass lies outside the grid's square fails the oracle, whatever the formula."""
+    assert not check_log_density_normalised(log_density, eight, bound=1.0, resolution=20)
+    assert "not 1: it is not a density" in capsys.readouterr().out

@@ -11,15 +11,18 @@ from .tabular import (
     plot_row_nlls,
     plot_sample_panels,
 )
+from .toy_flows import LiveTrainingPlot, plot_density_table
 from .trajectories import plot_trajectories, trajectories_3d
 
 __all__ = [
     "DensityGrid",
     "FramePlayer",
     "LiveCurve",
+    "LiveTrainingPlot",
     "benchmark_table",
     "density_grid",
     "plot_density",
+    "plot_density_table",
     "plot_recorded_benchmark",
     "plot_row_nlls",
     "plot_sample_panels",
