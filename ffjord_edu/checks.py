@@ -80,10 +80,12 @@ __all__ = [
     "check_training_step",
     "check_true",
     "check_uniform_bits_per_dim",
+    "check_uniform_code_length",
     "check_zero_variance_matrix",
     "second_order_oracle",
     "show_answer",
     "simulated_spread_of_the_mean",
+    "uniform_code_length",
 ]
 
 FLIPPED_LOG_DET = (
@@ -1792,3 +1794,45 @@ def check_log_density_normalised(
         right=f"and {name} is a density: exp({name}) integrates to {mass:.3f} on the grid.",
         wrong=f"exp({name}) integrates to {mass:.3f} on a grid, not 1: it is not a density.",
     )
+
+
+def uniform_code_length(dim: int, levels: int) -> float:
+    r"""Bits per dimension of the uniform model over ``levels``-level images, by enumeration.
+
+    The uniform distribution over all images is the product of ``dim`` independent uniform
+    pixels, so the expected code length of an image, :math:`-\sum_x P(x) \log_2 P(x)`, is the sum
+    of the pixels' entropies. Each pixel's entropy is enumerated over its ``levels`` values (no
+    closed form used); the total is divided by ``dim``.
+
+    Example:
+        >>> uniform_code_length(dim=2, levels=4)  # 2 bits per pixel: 4 equally likely levels
+        2.0
+    """
+    pixel = torch.full((levels,), 1 / levels, dtype=torch.float64)
+    pixel_entropy = -(pixel * torch.log2(pixel)).sum()
+    return float(pixel_entropy * dim) / dim
+
+
+def check_uniform_code_length(
+    uniform_cifar_bpd: Any,
+    dim: int = 3 * 32 * 32,
+    levels: int = 256,
+    name: str = "uniform_cifar_bpd",
+) -> bool:
+    """Notebook 08, exercise 1: bits/dim of the uniform model over ``levels``-level images.
+
+    The reference is `uniform_code_length`, the expected code length enumerated pixel by pixel,
+    not the bits/dim formula the exercise points to. Named: an answer in nats, the total code
+    length of an image (not per dimension), and the 17-level digits' value.
+    """
+    expected = uniform_code_length(dim, levels)
+    mistakes = {
+        "that is in nats; bits/dim divides by log 2.": expected * math.log(2),
+        "that is the code length of a whole image; bits/dim divides it by D.": expected * dim,
+        "that is the digits' value (17 levels); CIFAR-10 has 256.": uniform_code_length(1, 17),
+    }
+    hints = (
+        "what is log p(y) of the uniform density on the unit cube, and what remains of bits/dim?",
+        "each of the L levels of a pixel is equally likely: how many bits does one pixel cost?",
+    )
+    return _check_value(uniform_cifar_bpd, expected, name, 1e-6, 1e-4, hints, mistakes)

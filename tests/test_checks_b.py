@@ -1,4 +1,4 @@
-"""Checkers added for issue #17 (helper b): independent oracles for exercises of 05 and 07."""
+"""Checkers added for issue #17 (helper b): independent oracles for exercises of 05, 07 and 08."""
 
 import math
 
@@ -11,7 +11,9 @@ from ffjord_edu.checks import (
     ExerciseError,
     check_log_density_normalised,
     check_spread_of_the_mean,
+    check_uniform_code_length,
     simulated_spread_of_the_mean,
+    uniform_code_length,
 )
 
 ROW_STD = torch.linspace(0.05, 0.6, 56, dtype=torch.float64)
@@ -104,3 +106,29 @@ def test_the_grid_catches_a_density_that_leaves_the_square(eight, capsys):
     """A flow whose mass lies outside the grid's square fails the oracle, whatever the formula."""
     assert not check_log_density_normalised(log_density, eight, bound=1.0, resolution=20)
     assert "not 1: it is not a density" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("dim", "levels", "bits"), [(2, 4, 2.0), (3072, 256, 8.0), (64, 17, None)])
+def test_the_enumerated_code_length_of_the_uniform_model(dim, levels, bits):
+    expected = bits if bits is not None else math.log2(levels)
+    assert uniform_code_length(dim, levels) == pytest.approx(expected, rel=1e-12)
+
+
+def test_uniform_bits_per_dim_passes_the_right_answer(capsys):
+    assert check_uniform_code_length(8.0)
+    assert "✅ uniform_cifar_bpd is right." in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (math.log(256), "that is in nats"),
+        (8.0 * 3072, "the code length of a whole image"),
+        (math.log2(17), "the digits' value (17 levels)"),
+        (7.0, "uniform_cifar_bpd is off"),
+    ],
+    ids=["nats", "per image", "digits' levels", "off"],
+)
+def test_uniform_bits_per_dim_names_the_classic_mistakes(answer, message, capsys):
+    assert not check_uniform_code_length(answer)
+    assert message in capsys.readouterr().out

@@ -2,6 +2,7 @@
 
 from ..source import show_source
 from .density import DensityGrid, density_grid, plot_density, plot_samples
+from .digits import digit_mosaic, show_digits
 from .field import plot_vector_field
 from .player import FramePlayer, plotly_density_animation, render_frames
 from .tabular import (
@@ -21,6 +22,7 @@ __all__ = [
     "LiveTrainingPlot",
     "benchmark_table",
     "density_grid",
+    "digit_mosaic",
     "plot_density",
     "plot_density_table",
     "plot_recorded_benchmark",
@@ -31,6 +33,7 @@ __all__ = [
     "plot_vector_field",
     "plotly_density_animation",
     "render_frames",
+    "show_digits",
     "show_source",
     "trajectories_3d",
 ]
