@@ -62,6 +62,7 @@ __all__ = [
     "check_kinetic_energy",
     "check_kl_floor",
     "check_kl_gaps",
+    "check_kl_gaps_on_fresh_points",
     "check_log_density",
     "check_log_density_from_flow",
     "check_log_density_normalised",
@@ -1836,3 +1837,52 @@ def check_uniform_code_length(
         "each of the L levels of a pixel is equally likely: how many bits does one pixel cost?",
     )
     return _check_value(uniform_cifar_bpd, expected, name, 1e-6, 1e-4, hints, mistakes)
+
+
+def check_kl_gaps_on_fresh_points(
+    kl_gap_checkerboard: Any,
+    kl_paired_8gaussians: Any,
+    nll_samples: Mapping[str, torch.Tensor],
+    test_points: Mapping[str, torch.Tensor],
+    flows: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    fresh: int = 2000,
+    seed: int = 31_415_926,
+) -> bool:
+    r"""Notebook 05, exercise 3: the two KL estimates, then a Monte Carlo on points of its own.
+
+    First `check_kl_gaps` (which names a flipped sign and an unpaired estimate); then an
+    independent oracle: :math:`\mathrm{KL}(p_\text{data} \,\|\, p_\text{model})` estimated
+    again on ``fresh`` new points of each density (seed ``seed``, not the student's), with each
+    flow evaluated under ``settings``. Each of the student's estimates must agree with it within
+    four standard errors of their difference (both estimates are noisy).
+    """
+    from .datasets import toy
+
+    if not check_kl_gaps(kl_gap_checkerboard, kl_paired_8gaussians, nll_samples, test_points):
+        return False
+    report, agree = [], True
+    for name, answer in (
+        ("checkerboard", kl_gap_checkerboard),
+        ("8gaussians", kl_paired_8gaussians),
+    ):
+        points = toy.sample(name, fresh, seed=seed)
+        with torch.no_grad(), flows[name].using(**settings):
+            log_model = flows[name].log_prob(points).double()
+        fresh_log_ratio = toy.log_prob(name, points.double()) - log_model
+        student_log_ratio = (
+            toy.log_prob(name, test_points[name].double()) + nll_samples[name].double()
+        )
+        error = math.sqrt(
+            float(fresh_log_ratio.var()) / len(fresh_log_ratio)
+            + float(student_log_ratio.var()) / len(student_log_ratio)
+        )
+        estimate = float(fresh_log_ratio.mean())
+        agree &= abs(float(answer) - estimate) < 4 * error
+        report.append(f"{name} {estimate:.3f} (± {error:.3f} for the difference)")
+    where = f"{fresh:,} fresh points per density"
+    return check_true(
+        agree,
+        right=f"both agree with a Monte Carlo on {where}: {'; '.join(report)}.",
+        wrong=f"a Monte Carlo on {where} disagrees by over 4 standard errors: {'; '.join(report)}.",
+    )

@@ -9,12 +9,14 @@ import ffjord_edu
 from ffjord_edu import checks
 from ffjord_edu.checks import (
     ExerciseError,
+    check_kl_gaps_on_fresh_points,
     check_log_density_normalised,
     check_spread_of_the_mean,
     check_uniform_code_length,
     simulated_spread_of_the_mean,
     uniform_code_length,
 )
+from ffjord_edu.datasets import toy
 
 ROW_STD = torch.linspace(0.05, 0.6, 56, dtype=torch.float64)
 RIGHT = float(ROW_STD.pow(2).sum().sqrt()) / len(ROW_STD)
@@ -132,3 +134,44 @@ def test_uniform_bits_per_dim_passes_the_right_answer(capsys):
 def test_uniform_bits_per_dim_names_the_classic_mistakes(answer, message, capsys):
     assert not check_uniform_code_length(answer)
     assert message in capsys.readouterr().out
+
+
+LOOSE = {"method": "dopri5", "step_size": None, "trace": "exact", "atol": 1e-4, "rtol": 1e-4}
+
+
+@pytest.fixture(scope="module")
+def kl_setting():
+    """Two pretrained flows, their NLLs on 600 test points each, and the two right answers."""
+    flows = {name: ffjord_edu.load_pretrained(f"toy/{name}") for name in toy.HAS_LOG_PROB}
+    points = {name: toy.sample(name, 600, seed=123) for name in toy.HAS_LOG_PROB}
+    nll = {}
+    for name, flow in flows.items():
+        with torch.no_grad(), flow.using(**LOOSE):
+            nll[name] = -flow.log_prob(points[name])
+    gap = float(nll["checkerboard"].mean()) - toy.entropy("checkerboard")
+    paired = float((toy.log_prob("8gaussians", points["8gaussians"]) + nll["8gaussians"]).mean())
+    return flows, points, nll, gap, paired
+
+
+def test_right_kl_estimates_agree_with_the_fresh_monte_carlo(kl_setting, capsys):
+    flows, points, nll, gap, paired = kl_setting
+    assert check_kl_gaps_on_fresh_points(gap, paired, nll, points, flows, LOOSE, fresh=600)
+    assert "agree with a Monte Carlo on 600 fresh points" in capsys.readouterr().out
+
+
+def test_the_fresh_monte_carlo_does_not_trust_the_students_nlls(kl_setting, capsys):
+    """NLLs off by half a nat give self-consistent answers that only an independent sample exposes."""
+    flows, points, nll, gap, paired = kl_setting
+    shifted = {name: values + 0.5 for name, values in nll.items()}
+    ok = check_kl_gaps_on_fresh_points(
+        gap + 0.5, paired + 0.5, shifted, points, flows, LOOSE, fresh=600
+    )
+    assert not ok
+    assert "disagrees by over 4 standard errors" in capsys.readouterr().out
+
+
+def test_a_flipped_kl_is_named_before_the_monte_carlo(kl_setting, capsys):
+    flows, points, nll, gap, paired = kl_setting
+    assert not check_kl_gaps_on_fresh_points(-gap, paired, nll, points, flows, LOOSE, fresh=600)
+    out = capsys.readouterr().out
+    assert "the sign is flipped" in out and "Monte Carlo" not in out
