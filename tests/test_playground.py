@@ -137,18 +137,6 @@ def test_flow_player_has_one_frame_per_time(word):
 # --- the checkers of notebook 11 ------------------------------------------------------------------
 
 
-def test_stroke_contraction_checker(monkeypatch):
-    monkeypatch.setenv("FFJORD_EDU_STRICT_CHECKS", "0")
-
-    def right(density):
-        return density.entropy() - math.log(2 * math.pi * math.e)
-
-    assert checks.check_stroke_contraction(right, True)
-    assert not checks.check_stroke_contraction(right, False)
-    assert not checks.check_stroke_contraction(lambda d: -right(d), True)
-    assert not checks.check_stroke_contraction(lambda d: 1.0, True)
-
-
 def test_kinetic_energy_checker(monkeypatch, capsys):
     monkeypatch.setenv("FFJORD_EDU_STRICT_CHECKS", "0")
 

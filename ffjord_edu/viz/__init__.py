@@ -8,6 +8,7 @@ from .change_of_variables import (
     plot_jacobian_pattern,
 )
 from .density import DensityGrid, density_grid, plot_density, plot_samples
+from .digits import digit_mosaic, show_digits
 from .divergence import plot_divergence
 from .field import plot_vector_field
 from .flow_matching import (
@@ -52,12 +53,7 @@ from .regularization import (
     run_name,
 )
 from .scaling import fitted_power, plot_cost_scaling
-from .solvers import (
-    plot_error_vs_nfe,
-    plot_learned_paths,
-    plot_solution_and_error,
-    solver_explorer,
-)
+from .solvers import plot_error_vs_nfe, plot_learned_paths, plot_solution_and_error, solver_explorer
 from .stiffness import (
     dopri5_steps,
     plot_jacobian_sizes,
@@ -66,13 +62,25 @@ from .stiffness import (
     plot_tolerance_sweep,
     stability_boundary,
 )
+from .tabular import (
+    LiveCurve,
+    benchmark_table,
+    plot_recorded_benchmark,
+    plot_row_nlls,
+    plot_sample_panels,
+)
+from .toy_flows import LiveTrainingPlot, plot_density_table
 from .trajectories import plot_trajectories, trajectories_3d
 
 __all__ = [
     "DensityGrid",
     "FramePlayer",
     "GradientCost",
+    "LiveCurve",
+    "LiveTrainingPlot",
+    "benchmark_table",
     "density_grid",
+    "digit_mosaic",
     "dopri5_steps",
     "fitted_power",
     "gradient_costs",
@@ -81,6 +89,7 @@ __all__ = [
     "plot_cost_scaling",
     "plot_couplings",
     "plot_density",
+    "plot_density_table",
     "plot_divergence",
     "plot_error_vs_nfe",
     "plot_estimate_histograms",
@@ -101,6 +110,9 @@ __all__ = [
     "plot_penalty_tradeoff",
     "plot_prior_samples",
     "plot_reconstructions",
+    "plot_recorded_benchmark",
+    "plot_row_nlls",
+    "plot_sample_panels",
     "plot_samples",
     "plot_sampling_errors",
     "plot_solution_and_error",
@@ -123,6 +135,7 @@ __all__ = [
     "run_name",
     "sampling_errors",
     "saved_bytes",
+    "show_digits",
     "show_source",
     "solver_explorer",
     "stability_boundary",
