@@ -18,12 +18,6 @@ from ffjord_edu.viz import (
 )
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
-
 def test_estimate_histograms_mark_each_mean_and_the_truth():
     rng = np.random.default_rng(0)
     estimates = {"gaussian": rng.normal(3, 2, 500), "rademacher": rng.normal(3, 1, 500)}

@@ -2,7 +2,6 @@
 
 import math
 
-import matplotlib.pyplot as plt
 import pytest
 import torch
 
@@ -13,12 +12,6 @@ from ffjord_edu.viz import (
     plot_reconstructions,
     posterior_frames,
 )
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def gaussian_log_joint(x, z):

@@ -3,27 +3,10 @@
 import json
 
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
 import numpy as np
-import pytest
 
 import ffjord_edu
-from ffjord_edu.viz import (
-    plot_live_nfe,
-    plot_nfe_vs_dim,
-    plot_penalty_tradeoff,
-    plot_training_nfe,
-    print_runs,
-    regularization_explorer,
-    rolling_mean,
-    run_name,
-)
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
+from ffjord_edu.viz import regularization as drawing
 
 
 def shipped(name):
@@ -52,32 +35,37 @@ SMALL = {
 
 
 def test_run_names():
-    assert run_name(run(0, 0, 0, 1)) == "unregularised"
-    assert run_name(run(0.1, 0.1, 0, 1)) == "λ = 0.1"
-    assert run_name(run(0.1, 0, 0, 1)) == "λ_K = 0.1, λ_J = 0"
+    assert drawing.run_name(run(0, 0, 0, 1)) == "unregularised"
+    assert drawing.run_name(run(0.1, 0.1, 0, 1)) == "λ = 0.1"
+    assert drawing.run_name(run(0.1, 0, 0, 1)) == "λ_K = 0.1, λ_J = 0"
 
 
 def test_rolling_mean_averages_windows_and_shrinks_for_short_series():
-    x, means = rolling_mean([1, 2, 3, 4, 5, 6, 7, 8], 2)
+    x, means = drawing.rolling_mean([1, 2, 3, 4, 5, 6, 7, 8], 2)
     assert list(x) == [1, 2, 3, 4, 5, 6, 7] and list(means) == [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5]
-    x, means = rolling_mean([1, 2, 3, 4], 25)  # a quarter of the series: window 1
+    x, means = drawing.rolling_mean([1, 2, 3, 4], 25)  # a quarter of the series: window 1
     assert list(means) == [1, 2, 3, 4]
 
 
 def test_print_runs_judges_each_run_against_the_target(capsys):
-    assert print_runs(SMALL) == [True, False]  # 2x at +0.02 meets; 2.5x at +0.10 misses
+    assert drawing.print_runs(SMALL) == [True, False]  # 2x at +0.02 meets; 2.5x at +0.10 misses
     out = capsys.readouterr().out
     assert "2.00× fewer NFE" in out and "meets the target" in out and "misses the target" in out
     assert len(out.splitlines()) == 1 + 3 + 1 + 2
 
 
 def test_print_runs_reproduces_the_shipped_verdicts(capsys):
-    assert not any(print_runs(shipped("regularization/runs.json")))
-    assert print_runs(shipped("regularization/recipe_runs.json")) == [True, True, True, False]
+    assert not any(drawing.print_runs(shipped("regularization/runs.json")))
+    assert drawing.print_runs(shipped("regularization/recipe_runs.json")) == [
+        True,
+        True,
+        True,
+        False,
+    ]
 
 
 def test_training_nfe_draws_every_run_twice():
-    fig = plot_training_nfe(SMALL, window=2)
+    fig = drawing.plot_training_nfe(SMALL, window=2)
     (ax,) = fig.axes
     assert len(ax.lines) == 2 * len(SMALL["runs"])
     assert list(ax.lines[0].get_ydata()) == SMALL["runs"][0]["training_nfe"]
@@ -89,7 +77,7 @@ def test_training_nfe_draws_every_run_twice():
 
 
 def test_penalty_tradeoff_places_each_run():
-    fig = plot_penalty_tradeoff(SMALL)
+    fig = drawing.plot_penalty_tradeoff(SMALL)
     (ax,) = fig.axes
     points = [line for line in ax.lines if line.get_marker() == "o"]
     assert [(p.get_xdata()[0], p.get_ydata()[0]) for p in points] == [
@@ -97,12 +85,12 @@ def test_penalty_tradeoff_places_each_run():
         (50, 3.52),
         (40, 3.60),
     ]
-    assert [a.get_text() for a in ax.texts] == [run_name(r) for r in SMALL["runs"]]
+    assert [a.get_text() for a in ax.texts] == [drawing.run_name(r) for r in SMALL["runs"]]
 
 
 def test_live_nfe_has_one_line_per_weight():
     live = {0.0: [{"nfe_forward": 14}, {"nfe_forward": 20}], 0.01: [{"nfe_forward": 26}] * 2}
-    fig = plot_live_nfe(live)
+    fig = drawing.plot_live_nfe(live)
     (ax,) = fig.axes
     assert [list(line.get_ydata()) for line in ax.lines] == [[14, 20], [26, 26]]
     assert "2 iterations" in ax.get_title()
@@ -110,7 +98,7 @@ def test_live_nfe_has_one_line_per_weight():
 
 def test_nfe_vs_dim_on_the_shipped_benchmark():
     rows = shipped("nfe_vs_dim/benchmark.json")["rows"]
-    fig = plot_nfe_vs_dim(rows)
+    fig = drawing.plot_nfe_vs_dim(rows)
     curves, by_dim = fig.axes
     assert len(curves.lines) == len(rows)
     assert list(by_dim.lines[0].get_ydata()) == [row["density_nfe_1e-5"] for row in rows]
@@ -123,7 +111,7 @@ def test_the_explorer_shows_the_grid_files_numbers():
         assert len(entry["nfe"]) == grid["train_config"]["iters"]
         final = next(e for e in entry["evaluation"] if e["tol"] == 1e-5)
         assert (final["test_nll"], final["nfe"]) == (entry["test_nll"], entry["nfe_per_solve"])
-    explorer = regularization_explorer(grid)
+    explorer = drawing.regularization_explorer(grid)
     weight, tol, summary, picture = explorer.children
     assert isinstance(weight, widgets.ToggleButtons) and isinstance(picture, widgets.Image)
     first = picture.value

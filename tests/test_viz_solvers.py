@@ -17,12 +17,6 @@ from ffjord_edu.viz import (
 )
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
-
 def spiral(n):
     t = np.linspace(0, 10, n)
     return t, np.stack([2 * np.cos(t), 2 * np.sin(t)], axis=1)

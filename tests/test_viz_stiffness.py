@@ -2,31 +2,19 @@
 
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 
 from ffjord_edu.solvers import TABLEAUS
-from ffjord_edu.viz import (
-    dopri5_steps,
-    plot_jacobian_sizes,
-    plot_stability_region,
-    plot_step_sizes,
-    plot_tolerance_sweep,
-    stability_boundary,
-)
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
+from ffjord_edu.viz import stiffness as drawing
 
 
 def test_tolerance_sweep_plots_what_it_is_given():
     tolerances, nfes, nlls = [1e-2, 1e-3, 1e-4], [20, 32, 50], [2.80, 2.77, 2.76]
-    fig = plot_tolerance_sweep(tolerances, nfes, nlls, reference_nll=2.761, reference_tol=1e-8)
+    fig = drawing.plot_tolerance_sweep(
+        tolerances, nfes, nlls, reference_nll=2.761, reference_tol=1e-8
+    )
     left, right = fig.axes
     assert list(left.lines[0].get_ydata()) == nfes
     assert list(right.lines[0].get_ydata()) == nlls
@@ -39,7 +27,9 @@ def relaxation(k):
 
 
 def test_dopri5_steps_account_for_every_evaluation_and_tile_the_interval():
-    y, nfe, steps = dopri5_steps(relaxation(1.0), torch.zeros(1, dtype=torch.float64), 2.0, 1e-6)
+    y, nfe, steps = drawing.dopri5_steps(
+        relaxation(1.0), torch.zeros(1, dtype=torch.float64), 2.0, 1e-6
+    )
     assert nfe == 2 + 6 * len(steps)
     accepted = steps[:, 2] == 1
     assert steps[accepted, 1].sum() == pytest.approx(2.0, abs=1e-9)
@@ -49,9 +39,11 @@ def test_dopri5_steps_account_for_every_evaluation_and_tile_the_interval():
 
 def test_a_stiff_problem_sits_at_the_stability_limit_whatever_the_tolerance():
     k = 1000.0
-    limit = stability_boundary(_dopri5_coefficients()) / k
+    limit = drawing.stability_boundary(_dopri5_coefficients()) / k
     for tol in (1e-3, 1e-6):
-        _, _, steps = dopri5_steps(relaxation(k), torch.zeros(1, dtype=torch.float64), 1.0, tol)
+        _, _, steps = drawing.dopri5_steps(
+            relaxation(k), torch.zeros(1, dtype=torch.float64), 1.0, tol
+        )
         late = steps[(steps[:, 2] == 1) & (steps[:, 0] > 0.5), 1]
         assert np.median(late) == pytest.approx(limit, rel=0.25), tol
 
@@ -67,24 +59,26 @@ def _dopri5_coefficients():
 
 
 def test_stability_boundary_of_known_methods():
-    assert stability_boundary([1.0, 1.0]) == pytest.approx(2.0, abs=1e-9), "Euler: |1 - x| <= 1"
+    assert drawing.stability_boundary([1.0, 1.0]) == pytest.approx(2.0, abs=1e-9), (
+        "Euler: |1 - x| <= 1"
+    )
     rk4 = [1 / math.factorial(j) for j in range(5)]
-    assert stability_boundary(rk4) == pytest.approx(2.785293563, abs=1e-6)
-    assert stability_boundary(_dopri5_coefficients()) == pytest.approx(3.3066, abs=1e-4)
+    assert drawing.stability_boundary(rk4) == pytest.approx(2.785293563, abs=1e-6)
+    assert drawing.stability_boundary(_dopri5_coefficients()) == pytest.approx(3.3066, abs=1e-4)
 
 
 def test_stability_boundary_says_when_the_search_is_too_short():
     with pytest.raises(ValueError, match="larger `search`"):
-        stability_boundary([1.0, 1.0], search=1.0)
+        drawing.stability_boundary([1.0, 1.0], search=1.0)
 
 
 def test_step_size_figure_has_one_line_per_run_and_the_limit():
     t = torch.linspace(0, 2, 50, dtype=torch.float64)
     runs = {
-        (k, tol): dopri5_steps(relaxation(k), torch.zeros(1, dtype=torch.float64), 2.0, tol)
+        (k, tol): drawing.dopri5_steps(relaxation(k), torch.zeros(1, dtype=torch.float64), 2.0, tol)
         for k, tol in [(1.0, 1e-3), (1.0, 1e-6)]
     }
-    fig = plot_step_sizes(runs, t, torch.cos(t), k=1.0, limit=3.3)
+    fig = drawing.plot_step_sizes(runs, t, torch.cos(t), k=1.0, limit=3.3)
     top, bottom = fig.axes
     assert len(top.lines) == 2
     assert len(bottom.lines) == len(runs) + 1
@@ -94,7 +88,7 @@ def test_step_size_figure_has_one_line_per_run_and_the_limit():
 
 
 def test_stability_region_marks_the_boundary():
-    fig = plot_stability_region([1.0, 1.0], boundary=2.0)
+    fig = drawing.plot_stability_region([1.0, 1.0], boundary=2.0)
     (ax,) = fig.axes
     marker = next(line for line in ax.lines if line.get_marker() == "o")
     assert list(marker.get_xdata()) == [-2.0]
@@ -102,7 +96,7 @@ def test_stability_region_marks_the_boundary():
 
 def test_jacobian_sizes_show_maximum_and_median_over_paths():
     radius = torch.tensor([[1.0, 3.0, 2.0], [0.5, 0.5, 4.0]])
-    fig = plot_jacobian_sizes(torch.tensor([1.0, 0.0]), radius, radius + 1)
+    fig = drawing.plot_jacobian_sizes(torch.tensor([1.0, 0.0]), radius, radius + 1)
     (ax,) = fig.axes
     assert len(ax.lines) == 3
     assert list(ax.lines[0].get_ydata()) == [3.0, 4.0]

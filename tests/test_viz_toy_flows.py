@@ -1,20 +1,12 @@
 """The figures of notebook 05 (`ffjord_edu.viz.toy_flows`): what they draw is what they were given."""
 
 import matplotlib
-import matplotlib.pyplot as plt
 import numpy as np
-import pytest
 import torch
 
 from ffjord_edu.viz import DensityGrid, LiveTrainingPlot, plot_density_table
 
 matplotlib.use("Agg")
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def test_live_training_plot_records_loss_and_nfe_per_iteration():
