@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from .nets import ODEnet
 from .regularization import jacobian_frobenius, kinetic_energy
-from .settings import Settings, SolverSettings, as_batch, warn_if_not_finite
+from .settings import DEFAULT_MAX_STEPS, Settings, SolverSettings, as_batch, warn_if_not_finite
 from .solvers import EvaluationCounter, finite_number, odeint
 from .trace import (
     bottleneck_divergence,
@@ -205,6 +205,7 @@ class CNF(SolverSettings, nn.Module):
         step_size: the step of fixed-step solvers.
         kinetic, jacobian: weights of the kinetic-energy and Jacobian-Frobenius penalties in
             `training_loss` (`ffjord_edu.regularization`); 0 turns a penalty off.
+        max_steps: the step budget of each solve (`ffjord_edu.solvers.StepBudgetExceeded`).
 
     References:
         Grathwohl, Chen, Bettencourt, Sutskever, Duvenaud. FFJORD: Free-form continuous dynamics
@@ -234,6 +235,7 @@ class CNF(SolverSettings, nn.Module):
         step_size: float | None = None,
         kinetic: float = 0.0,
         jacobian: float = 0.0,
+        max_steps: int = DEFAULT_MAX_STEPS,
     ) -> None:
         super().__init__()
         if not (finite_number(T) and T > 0):  # T = inf would solve no ODE and return N(x; 0, I)

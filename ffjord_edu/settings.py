@@ -25,12 +25,18 @@ from .solvers import EvaluationCounter, check_solver_options, finite_number
 from .trace import ESTIMATORS, NOISES
 
 __all__ = [
+    "DEFAULT_MAX_STEPS",
     "Settings",
     "SolverSettings",
     "as_batch",
     "check_batch",
     "warn_if_not_finite",
 ]
+
+
+DEFAULT_MAX_STEPS = 10_000
+"""The step budget of a solve unless a model is given ``max_steps``; a config names it only when it
+differs, so the configs (and checkpoints) made before it was an option read the same."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,7 @@ class Settings:
     step_size: float | None = None
     backend: str = "torchdiffeq"
     adjoint: bool = False
-    max_steps: int = 10_000
+    max_steps: int = DEFAULT_MAX_STEPS
     kinetic: float = 0.0
     jacobian: float = 0.0
 
@@ -161,7 +167,8 @@ class SolverSettings:
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild this model with ``from_config`` (a plain dict)."""
         settings = asdict(self.settings)
-        del settings["max_steps"]
+        if settings["max_steps"] == DEFAULT_MAX_STEPS:  # as configs were before it was an option
+            del settings["max_steps"]
         return {**self.architecture, **settings}
 
     @property

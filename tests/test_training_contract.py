@@ -14,6 +14,7 @@ from ffjord_edu.models.flow_matching import velocity
 from ffjord_edu.models.multiscale import MultiscaleCNF
 from ffjord_edu.models.posteriors import FFJORDPosterior, GaussianPosterior
 from ffjord_edu.models.vae import VAE
+from ffjord_edu.solvers import StepBudgetExceeded
 from ffjord_edu.training import Trainable, TrainConfig, step_generator, step_seed, train
 from ffjord_edu.training.checkpoints import write_checkpoint
 
@@ -150,3 +151,11 @@ def test_one_loader_registry_builds_every_kind(tmp_path):
         load(tmp_path / "cnf.pt", kind="vae")
     with torch.no_grad():
         assert math.isfinite(float(load(tmp_path / "cnf.pt").log_prob(torch.zeros(1, 2))))
+
+
+def test_max_steps_reaches_the_solver_and_the_config_names_it_only_when_changed():
+    flow = CNF(2, max_steps=3, **{**SMALL, "step_size": 0.1})
+    assert flow.config["max_steps"] == 3 and CNF.from_config(flow.config).settings.max_steps == 3
+    assert "max_steps" not in CNF(2, **SMALL).config  # as the shipped checkpoints' configs
+    with pytest.raises(StepBudgetExceeded, match="more than max_steps=3"):
+        flow.log_prob(torch.zeros(1, 2))

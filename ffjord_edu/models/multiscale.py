@@ -42,7 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from ..cnf import AugmentedDynamics, solve_density, standard_normal_log_prob, time_span
-from ..settings import Settings, SolverSettings
+from ..settings import DEFAULT_MAX_STEPS, Settings, SolverSettings
 from ..solvers import EvaluationCounter, odeint
 from .conv_nets import ConvODEnet
 from .pixels import bits_per_dim, logit_inverse, logit_transform
@@ -121,8 +121,8 @@ class MultiscaleCNF(SolverSettings, nn.Module):
         layer, activation: the convolution layer and nonlinearity (FFJORD: softplus).
         alpha: the logit transform's margin (FFJORD: 1e-6; RealNVP: 0.05).
         T: integration time of each block.
-        trace, noise, method, atol, rtol, step_size, backend, adjoint, kinetic, jacobian: the
-            `ffjord_edu.cnf.Settings` shared by every block.
+        trace, noise, method, atol, rtol, step_size, backend, adjoint, kinetic, jacobian,
+            max_steps: the `ffjord_edu.settings.Settings` shared by every block.
 
     Example:
         >>> flow = MultiscaleCNF((1, 4, 4), levels=17, scales=2, blocks=1, hidden=(4,),
@@ -152,6 +152,7 @@ class MultiscaleCNF(SolverSettings, nn.Module):
         adjoint: bool = False,
         kinetic: float = 0.0,
         jacobian: float = 0.0,
+        max_steps: int = DEFAULT_MAX_STEPS,
     ) -> None:
         super().__init__()
         if len(shape) != 3:
