@@ -1,7 +1,7 @@
 r"""FFJORD's multiscale image model: CNF blocks, squeeze and factor-out between scales.
 
 An image of ``D = C·H·W`` pixels is modelled in its dequantised, logit-transformed form
-``w = logit(α + (1 − 2α) y)``, ``y ∈ [0, 1)^D`` (see `ffjord_edu.datasets.images`). Scale
+``w = logit(α + (1 − 2α) y)``, ``y ∈ [0, 1)^D`` (see `ffjord_edu.models.pixels`). Scale
 ``i`` of ``S`` runs on a state of shape ``(c, h, w)``:
 
 1. ``blocks`` CNFs with convolutional dynamics (`ffjord_edu.models.conv_nets.ConvODEnet`) at

@@ -227,7 +227,7 @@ class FFJORDPosterior(SolverSettings, GaussianPosterior):
         features, latent_dim: encoder feature width and :math:`d`.
         hidden, rank: the `AmortizedODEnet`'s hidden widths and the rank of its weight updates.
         T: integration time.
-        trace, noise, method, atol, rtol, step_size: as in `ffjord_edu.cnf.Settings`; change
+        trace, noise, method, atol, rtol, step_size: as in `ffjord_edu.settings.Settings`; change
             them for a while with `using` (e.g. exact trace and dopri5 to evaluate).
 
     The adjoint method is not offered: the amortised weights are not ``nn.Parameter`` s, and
