@@ -12,6 +12,7 @@ from ffjord_edu.cnf import block_of, solve_density, time_span
 from ffjord_edu.loading import MODEL_KINDS, load, model_kind
 from ffjord_edu.models.flow_matching import velocity
 from ffjord_edu.models.multiscale import MultiscaleCNF
+from ffjord_edu.models.pixels import logit_transform
 from ffjord_edu.models.posteriors import FFJORDPosterior, GaussianPosterior
 from ffjord_edu.models.vae import VAE
 from ffjord_edu.solvers import StepBudgetExceeded
@@ -82,7 +83,7 @@ def test_one_density_solve_serves_the_cnf_the_multiscale_model_and_the_posterior
     y = torch.rand(2, 1, 4, 4)
     with torch.no_grad():
         _, log_det = images.encode(y)
-    logit_log_det = images_logit_log_det(y, images.alpha)
+    logit_log_det = logit_transform(y, images.alpha)[1]
     # blocks on states of 16 (1×4×4), 16 (4×2×2) and 8 (2×2×2) numbers
     assert torch.allclose(log_det, logit_log_det - a * (16 + 16 + 8), atol=1e-5)
 
@@ -94,12 +95,6 @@ def test_one_density_solve_serves_the_cnf_the_multiscale_model_and_the_posterior
     torch.manual_seed(1)
     _, log_q0 = posterior.base(features)
     assert torch.allclose(log_q, log_q0 - 2 * a, atol=1e-5)
-
-
-def images_logit_log_det(y: torch.Tensor, alpha: float) -> torch.Tensor:
-    from ffjord_edu.models.pixels import logit_transform
-
-    return logit_transform(y, alpha)[1]
 
 
 def test_every_model_the_loop_trains_is_trainable_and_others_are_refused(tmp_path):
@@ -159,3 +154,10 @@ def test_max_steps_reaches_the_solver_and_the_config_names_it_only_when_changed(
     assert "max_steps" not in CNF(2, **SMALL).config  # as the shipped checkpoints' configs
     with pytest.raises(StepBudgetExceeded, match="more than max_steps=3"):
         flow.log_prob(torch.zeros(1, 2))
+
+
+def test_a_time_budget_is_refused_across_processes(tmp_path, monkeypatch):
+    monkeypatch.setattr("ffjord_edu.training.distributed.world", lambda: (0, 2))
+    with pytest.raises(ValueError, match="time_budget stops one process, not several"):
+        train(CNF(2, **SMALL), lambda i: torch.zeros(4, 2), TrainConfig(iters=1), tmp_path, dict,
+              time_budget=1.0)  # fmt: skip

@@ -295,11 +295,12 @@ def train_images(
 
 def vae_evaluator(validation: Tensor, samples: int = 4) -> Callable[[VAE], dict[str, float]]:
     """Validation −ELBO during training, with the training solver but the exact trace."""
+    validation = validation.to(device())  # once, not at every evaluation
 
     def evaluate(model: VAE) -> dict[str, float]:
         with torch.no_grad(), model.using(trace="exact"):
             torch.manual_seed(0)
-            neg_elbo = -float(model.elbo(validation.to(device()), samples).mean())
+            neg_elbo = -float(model.elbo(validation, samples).mean())
         return {"validation_neg_elbo": neg_elbo}
 
     return evaluate
